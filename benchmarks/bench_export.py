@@ -1,0 +1,166 @@
+"""Serving speed of an exported Kim CNN: SavedModel vs. in-memory Keras, and the REST server.
+
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --limit 1000 --requests 100
+
+1. Throughput (docs/s) over the 25,000 IMDB test reviews at batch sizes 256 and 1024, median
+   of `--repeats` runs, in one process: the Keras model's `predict` against the exported
+   SavedModel's `ExportedModel.predict` (which also turns its outputs into Python lists).
+2. REST load test: the server runs in a subprocess (`tl_text.export.serve`); `--clients`
+   threads, one keep-alive connection each, send `--requests` requests of `--docs-per-request`
+   reviews in all; p50/p99 latency, requests/s and failed requests.
+
+The model has the experiment's size (30,000-token vocabulary adapted on the reviews scored,
+400 tokens, 50-d embeddings, 100 filters of widths 3, 4, 5) and untrained weights: its speed
+does not depend on their values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from urllib.parse import urlsplit
+
+import numpy as np
+
+SERVE = """
+import argparse, sys
+from tl_text.export import serve
+parser = argparse.ArgumentParser()
+serve.add_arguments(parser)
+serve.run_from_args(parser.parse_args(sys.argv[1:]))
+"""
+
+
+def build_model(texts: list[str]):
+    import tf_keras
+    from tl_text.models import kim_cnn, make_vectorizer
+    tf_keras.utils.set_random_seed(0)
+    vectorizer = make_vectorizer(texts, max_tokens=30_000, sequence_length=400)
+    matrix = np.random.default_rng(0).normal(0, 0.1, (vectorizer.vocabulary_size(), 50))
+    return kim_cnn(vectorizer, matrix)
+
+
+def docs_per_second(predict, texts: list[str], repeats: int) -> tuple[float, list[float]]:
+    predict(texts[:64])  # warm-up: tracing and first-call allocations
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(texts)
+        rates.append(len(texts) / (time.perf_counter() - start))
+    return statistics.median(rates), rates
+
+
+def throughput(model, exported, texts: list[str], batch_sizes: list[int], repeats: int) -> None:
+    from tl_text.training.keras_fit import predict_proba
+    keras_probs = predict_proba(model, texts, 1024)
+    exported_probs = np.array(exported.predict_columns(texts, 1024)["probabilities"])
+    print(f"max |Keras - SavedModel| probability difference over {len(texts):,} reviews: "
+          f"{np.abs(keras_probs - exported_probs).max():.1e}")
+    print("| batch | Keras predict (docs/s) | SavedModel (docs/s) | runs (Keras; SavedModel) |")
+    print("|---|---|---|---|")
+    for size in batch_sizes:
+        keras, keras_runs = docs_per_second(lambda t: predict_proba(model, t, size), texts,
+                                            repeats)
+        saved, saved_runs = docs_per_second(lambda t: exported.predict(t, size), texts, repeats)
+        print(f"| {size} | {keras:,.0f} | {saved:,.0f} | "
+              f"{', '.join(f'{r:,.0f}' for r in keras_runs)}; "
+              f"{', '.join(f'{r:,.0f}' for r in saved_runs)} |")
+
+
+def start_server(base_path: str) -> tuple[subprocess.Popen, str]:
+    """Run the REST server on a free port; returns the process and the model's URL."""
+    server = subprocess.Popen([sys.executable, "-c", SERVE, "--model-base-path", base_path,
+                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    match = re.search(r" at (http://\S+)", line)
+    if match is None:
+        server.kill()
+        raise RuntimeError(f"the server did not start (exit code {server.wait()})")
+    return server, match[1]
+
+
+def load_test(url: str, texts: list[str], clients: int, requests: int, docs: int) -> None:
+    parts = urlsplit(url)
+    path = f"{parts.path}:predict"
+    bodies = [json.dumps({"instances": [texts[(i * docs + j) % len(texts)]
+                                        for j in range(docs)]}).encode()
+              for i in range(requests)]
+    next_request, lock = iter(range(requests)), threading.Lock()
+    latencies, failures = [], []
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        while True:
+            with lock:
+                i = next(next_request, None)
+            if i is None:
+                break
+            start = time.perf_counter()
+            try:
+                connection.request("POST", path, bodies[i],
+                                   {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                ok = response.status == 200 and len(json.loads(response.read())
+                                                    ["predictions"]) == docs
+            except (OSError, http.client.HTTPException, ValueError, KeyError):
+                ok = False
+                connection.close()  # reconnects on the next request
+            (latencies if ok else failures).append(time.perf_counter() - start)
+        connection.close()
+
+    warm_up = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    warm_up.request("POST", path, bodies[0], {"Content-Type": "application/json"})
+    warm_up.getresponse().read()
+    warm_up.close()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    ms = np.percentile(latencies, [50, 99]) * 1000 if latencies else [float("nan")] * 2
+    print(f"REST: {requests:,} requests of {docs} reviews from {clients} clients in "
+          f"{seconds:.1f} s: {requests / seconds:,.1f} requests/s "
+          f"({requests * docs / seconds:,.0f} docs/s), latency p50 {ms[0]:.1f} ms, "
+          f"p99 {ms[1]:.1f} ms, failed requests {len(failures)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    parser.add_argument("--limit", type=int, help="score only the first N test reviews")
+    parser.add_argument("--batch-sizes", type=lambda s: [int(v) for v in s.split(",")],
+                        default=[256, 1024])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--docs-per-request", type=int, default=8)
+    args = parser.parse_args()
+
+    from tl_text.data import load_imdb
+    from tl_text.export import export_model, load_exported
+    texts = load_imdb(("test",), data_dir=args.data_dir)["test"].texts[:args.limit]
+    model = build_model(texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = load_exported(export_model(model, f"{tmp}/imdb-kim"))
+        throughput(model, exported, texts, args.batch_sizes, args.repeats)
+        server, url = start_server(f"{tmp}/imdb-kim")
+        try:
+            load_test(url, texts, args.clients, args.requests, args.docs_per_request)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Amazon → IMDB transfer experiment; same as `tl-text transfer`. See --help."""
+
+import sys
+
+from tl_text.experiments.transfer import main
+
+if __name__ == "__main__":
+    sys.exit(main())

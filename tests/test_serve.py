@@ -1,0 +1,201 @@
+"""The TF Serving-compatible REST server, over real HTTP on the loopback interface."""
+
+import http.client
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import tf_keras
+
+from tl_text.errors import ConfigError, TlTextError
+from tl_text.export import export_model, load_exported
+from tl_text.export.serve import make_server
+from tl_text.models import kim_cnn, make_vectorizer
+from tl_text.training.keras_fit import fit
+
+TEXTS = ["A wonderful, moving film.", "Awful. I walked out after twenty minutes.", ""]
+MAX_BATCH, MAX_BODY = 16, 20_000
+
+
+@pytest.fixture(scope="module")
+def kim(imdb_small):
+    tf_keras.utils.set_random_seed(0)
+    vectorizer = make_vectorizer(imdb_small["train"].texts, max_tokens=5000,
+                                 sequence_length=200)
+    matrix = np.random.default_rng(0).normal(0, 0.1, (vectorizer.vocabulary_size(), 16))
+    model = kim_cnn(vectorizer, matrix, filters=16)
+    fit(model, imdb_small["train"], epochs=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def base(kim, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "imdb"
+    export_model(kim, path, metadata={"training_data": "imdb train"})
+    return path
+
+
+def _start(base, **options):
+    server = make_server(base, "127.0.0.1", 0, **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _stop(server, thread):
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(base):
+    server, thread = _start(base, max_batch=MAX_BATCH, max_body_bytes=MAX_BODY)
+    yield server
+    _stop(server, thread)
+
+
+def _call(url, payload=None, method=None, data=None):
+    """(status, JSON body) of one request; `payload` is sent as JSON, `data` as raw bytes."""
+    if payload is not None:
+        data = json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def _assert_serves(server, texts=TEXTS):
+    status, body = _call(f"{server.url}:predict", {"instances": texts})
+    assert status == 200 and len(body["predictions"]) == len(texts)
+
+
+def test_model_status_and_metadata(server):
+    status, body = _call(server.url)
+    assert status == 200
+    assert body == {"model_version_status": [{"version": "1", "state": "AVAILABLE", "status": {
+        "error_code": "OK", "error_message": ""}}]}
+    status, meta = _call(f"{server.url}/metadata")
+    assert status == 200 and meta["labels"] == ["neg", "pos"] and meta["version"] == 1
+    assert meta["training_data"] == "imdb train" and meta["name"] == "imdb"
+    assert _call(f"{server.url}/versions/1/metadata") == (200, meta)
+
+
+def test_predict_rows_and_columns(server, base):
+    expected = load_exported(base).predict(TEXTS)
+    for payload in ({"instances": TEXTS}, {"instances": [{"text": t} for t in TEXTS]},
+                    {"instances": TEXTS, "signature_name": "serving_default"}):
+        status, body = _call(f"{server.url}:predict", payload)
+        assert status == 200
+        assert [p["label"] for p in body["predictions"]] == [e["label"] for e in expected]
+        assert [p["label_id"] for p in body["predictions"]] == [e["label_id"] for e in expected]
+        np.testing.assert_allclose([p["probabilities"] for p in body["predictions"]],
+                                   [e["probabilities"] for e in expected], atol=1e-6)
+    for payload in ({"inputs": TEXTS}, {"inputs": {"text": TEXTS}}):
+        status, body = _call(f"{server.url}/versions/1:predict", payload)
+        assert status == 200 and set(body["outputs"]) == {"probabilities", "label", "label_id"}
+        assert body["outputs"]["label"] == [e["label"] for e in expected]
+        np.testing.assert_allclose(body["outputs"]["probabilities"],
+                                   [e["probabilities"] for e in expected], atol=1e-6)
+
+
+BAD_REQUESTS = {
+    "bad JSON": ("POST", ":predict", b'{"instances": ["a"', 400, "not valid UTF-8 JSON"),
+    "not UTF-8": ("POST", ":predict", b'{"instances": ["\xff"]}', 400, "not valid UTF-8"),
+    "not an object": ("POST", ":predict", b'["a"]', 400, 'either "instances" or "inputs"'),
+    "both formats": ("POST", ":predict", {"instances": ["a"], "inputs": ["a"]}, 400,
+                     'either "instances" or "inputs"'),
+    "number instance": ("POST", ":predict", {"instances": ["a", 3]}, 400,
+                        '"instances"[1] must be a string'),
+    "wrong instance key": ("POST", ":predict", {"instances": [{"review": "a"}]}, 400,
+                           '"instances"[0] must be a string'),
+    "wrong input name": ("POST", ":predict", {"inputs": {"review": ["a"]}}, 400,
+                         'must name the one input "text"'),
+    "inputs not a list": ("POST", ":predict", {"inputs": "a"}, 400, "must be a list"),
+    "empty batch": ("POST", ":predict", {"instances": []}, 400, "is empty"),
+    "unknown key": ("POST", ":predict", {"instances": ["a"], "top_k": 1}, 400,
+                    "unknown request keys ['top_k']"),
+    "other signature": ("POST", ":predict", {"instances": ["a"], "signature_name": "x"}, 400,
+                        "unknown signature 'x'"),
+    "batch too large": ("POST", ":predict", {"instances": ["a"] * (MAX_BATCH + 1)}, 413,
+                        f"the limit is {MAX_BATCH} (--max-batch)"),
+    "body too large": ("POST", ":predict", {"instances": ["a" * MAX_BODY]}, 413,
+                       "(--max-body-bytes)"),
+    "GET predict": ("GET", ":predict", None, 405, "takes POST, not GET"),
+    "POST status": ("POST", "", {"instances": ["a"]}, 405, "takes GET, not POST"),
+    "other version": ("POST", "/versions/7:predict", {"instances": ["a"]}, 404,
+                      "version 7 of 'imdb' is not available; serving version 1"),
+    "classify": ("POST", ":classify", {"instances": ["a"]}, 404, "no route"),
+    "unsupported method": ("DELETE", "", None, 501, "Unsupported method ('DELETE')"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS, ids=list(BAD_REQUESTS))
+def test_bad_requests_get_json_errors_and_the_server_goes_on(server, case):
+    method, suffix, body, code, message = BAD_REQUESTS[case]
+    data = body if isinstance(body, bytes) else None
+    status, reply = _call(f"{server.url}{suffix}", None if data else body, method, data)
+    assert status == code and message in reply["error"]
+    _assert_serves(server)
+
+
+def test_unknown_paths_and_models_are_404_json(server):
+    host, port = server.server_address[:2]
+    for path in ("/", "/v1/models", "/v1/models/other:predict", "/v2/models/imdb"):
+        status, reply = _call(f"http://{host}:{port}{path}")
+        assert status == 404 and reply["error"]
+    _assert_serves(server)
+
+
+def test_missing_content_length_is_refused(server):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.putrequest("POST", "/v1/models/imdb:predict")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 411 and "Content-Length" in json.loads(response.read())["error"]
+    connection.close()
+    _assert_serves(server)
+
+
+def test_concurrent_clients(server):
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: _call(f"{server.url}:predict",
+                                                {"instances": TEXTS[:1] * (i + 1)}), range(16)))
+    assert [status for status, _ in replies] == [200] * 16
+    assert [len(body["predictions"]) for _, body in replies] == list(range(1, 17))
+
+
+def test_a_new_version_is_picked_up(kim, base, tmp_path):
+    shutil.copytree(base / "1", tmp_path / "imdb" / "1")
+    server, thread = _start(tmp_path / "imdb", poll_seconds=0.1)
+    try:
+        export_model(kim, tmp_path / "imdb", metadata={"note": "second"})
+        deadline = time.monotonic() + 30
+        while _call(server.url)[1]["model_version_status"][0]["version"] != "2":
+            assert time.monotonic() < deadline, "version 2 was not picked up within 30 s"
+            time.sleep(0.1)
+        assert _call(f"{server.url}/metadata")[1]["note"] == "second"
+        assert _call(f"{server.url}/versions/2:predict", {"instances": TEXTS})[0] == 200
+        assert _call(f"{server.url}/versions/1:predict", {"instances": TEXTS})[0] == 404
+    finally:
+        _stop(server, thread)
+
+
+def test_make_server_checks_its_arguments(server, base, tmp_path):
+    with pytest.raises(TlTextError, match="no exported model"):
+        make_server(tmp_path, "127.0.0.1", 0)
+    with pytest.raises(ConfigError, match="must be positive"):
+        make_server(base, "127.0.0.1", 0, max_batch=0)
+    with pytest.raises(TlTextError, match="cannot listen on 127.0.0.1"):
+        make_server(base, "127.0.0.1", server.server_address[1])
+    _assert_serves(server)

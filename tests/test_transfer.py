@@ -1,0 +1,70 @@
+"""The transfer experiment end to end on tiny real slices, through scripts/transfer.py."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tl_text.cli import main
+from tl_text.experiments.report import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--fraction", "0.01", "--seeds", "1", "--test-fraction", "0.02", "--epochs", "2",
+        "--source-epochs", "1", "--source-fraction", "0.03", "--verbose", "0"]
+
+
+def _run_script(tmp_path, data_dir, *extra):
+    args = [sys.executable, str(ROOT / "scripts" / "transfer.py"), *TINY, "--data-dir",
+            str(data_dir), "--out", str(tmp_path / "out"), "--models-dir",
+            str(tmp_path / "models"), "--embeddings-dir", str(tmp_path / "emb"), *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
+    out = _run_script(tmp_path, data_dir)
+    assert "source: training a kim CNN on 434 Amazon reviews" in out
+    assert "words updated" in out
+    result = json.loads((tmp_path / "out" / "results.json").read_text())
+    arms = [row["arm"] for row in result["rows"]]
+    assert arms == ["glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr", "glove+nb-lr",
+                    "finetune+nb-lr"]
+    for row in result["rows"]:
+        assert row["train_docs"] == 250 and row["test_docs"] == 500
+        assert 0.4 < row["accuracy"] <= 1.0
+    # with 250 reviews the bag-of-words baselines are already clearly above chance
+    assert min(r["accuracy"] for r in result["rows"] if r["arm"].endswith("-lr")) > 0.6
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| finetune+nb-lr |" in table and "0.01 (250 docs)" in table
+    assert (tmp_path / "out" / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 8
+    tuned = list((tmp_path / "emb").glob("amazon-kim-glove-6b-50d-*.w2v.txt"))
+    assert len(tuned) == 1 and int(tuned[0].read_text().split(" ", 1)[0]) > 1000
+
+    again = _run_script(tmp_path, data_dir, "--arms", "finetune")
+    assert "source: reusing" in again and "source: training" not in again
+
+
+def test_bad_arms_are_refused(capsys):
+    assert main(["transfer", "--arms", "glove,bert"]) == 2
+    assert "unknown arm 'bert'" in capsys.readouterr().err
+    assert main(["transfer", "--arms", "glove+nb-lr"]) == 2
+    assert "needs glove and nb-lr listed before it" in capsys.readouterr().err
+
+
+def test_summary_table_means_and_stds():
+    rows = [{"fraction": 0.05, "arm": "a", "seed": s, "accuracy": acc, "train_docs": 1250,
+             "test_docs": 25000} for s, acc in enumerate([0.80, 0.90])]
+    table = summarize(rows)
+    assert "| a | 85.00 ± 5.00 |" in table
+    assert "25,000 IMDB test reviews, mean ± std over 2 seed(s)" in table
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.1"])
+def test_fraction_must_be_in_range(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["transfer", "--fraction", value])
+    assert "fractions must be in (0, 1]" in capsys.readouterr().err

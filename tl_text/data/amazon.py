@@ -1,0 +1,198 @@
+"""Amazon review corpora in their three published formats. Labels: 0 = neg, 1 = pos.
+
+- fastText (`__label__1|2 Title: body`, one review a line; `.ft.txt`, optionally .bz2/.gz)
+- amazon_review_polarity_csv (Zhang et al., 2015): `"class","title","text"`, class 1|2,
+  quotes doubled, newlines written as a literal backslash-n
+- Blitzer et al. (2007) multi-domain `.review` files: pseudo-XML `<review>` blocks in
+  `sorted_data_acl/<domain>/{positive,negative}.review`; rating 1-2 -> neg, 4-5 -> pos
+
+Every reader streams; review texts are "Title: body" in all three.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import itertools
+import tarfile
+import zlib
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tl_text.data.dataset import Example, TextDataset, concat
+from tl_text.data.lines import read_lines
+from tl_text.data.paths import data_root
+from tl_text.errors import DataError
+
+LABEL_NAMES = ("neg", "pos")
+POLARITY_CLASSES = {"1": 0, "2": 1}
+BLITZER_DOMAINS = ("books", "dvd", "electronics", "kitchen_&_housewares")
+
+
+# --- fastText -------------------------------------------------------------------------------
+
+def iter_fasttext(path: Path, skip_empty: bool = False) -> Iterator[Example]:
+    """Stream a fastText-format review file."""
+    for lineno, line in read_lines(path):
+        if not line.strip():
+            continue
+        tag, _, text = line.partition(" ")
+        label = POLARITY_CLASSES.get(tag.removeprefix("__label__")) \
+            if tag.startswith("__label__") else None
+        if label is None:
+            raise DataError(path, f"unknown label {tag[:40]!r} (expected __label__1 or "
+                                  "__label__2)", line=lineno)
+        text = text.strip()
+        if not text:
+            if skip_empty:
+                continue
+            raise DataError(path, "label without review text", line=lineno)
+        yield Example(f"{Path(path).name}:{lineno}", text, label)
+
+
+# --- amazon_review_polarity_csv ------------------------------------------------------------
+
+def iter_polarity_csv(path: Path, skip_empty: bool = False) -> Iterator[Example]:
+    """Stream amazon_review_polarity_csv `train.csv` / `test.csv`."""
+    lines = read_lines(path)
+    reader = csv.reader(line for _, line in lines)
+    try:
+        for row in reader:
+            lineno = reader.line_num
+            if not row:
+                continue
+            if len(row) != 3:
+                raise DataError(path, f"expected 3 fields (class,title,text), got {len(row)}",
+                                line=lineno)
+            cls, title, body = row
+            if cls not in POLARITY_CLASSES:
+                raise DataError(path, f"unknown class {cls[:40]!r} (expected 1 or 2)",
+                                line=lineno, field="class")
+            text = _title_body(title.replace("\\n", " "), body.replace("\\n", " "))
+            if not text:
+                if skip_empty:
+                    continue
+                raise DataError(path, "empty review", line=lineno, field="text")
+            yield Example(f"{Path(path).name}:{lineno}", text, POLARITY_CLASSES[cls])
+    except csv.Error as err:
+        raise DataError(path, f"malformed CSV ({err})", line=reader.line_num) from err
+
+
+# --- Blitzer multi-domain sentiment ----------------------------------------------------------
+
+def iter_review_file(stream: Iterable[tuple[int, str]], source: str,
+                     domain: str) -> Iterator[Example]:
+    """Parse the pseudo-XML `<review>` blocks of one `.review` file."""
+    fields: dict[str, str] = {}
+    tag, start = None, 0
+    for lineno, line in stream:
+        stripped = line.strip()
+        if stripped == "<review>":
+            fields, tag, start = {}, None, lineno
+        elif stripped == "</review>":
+            yield _blitzer_example(fields, source, start, domain)
+            fields, tag = {}, None
+        elif tag and stripped == f"</{tag}>":
+            tag = None
+        elif tag:
+            fields[tag] = f"{fields[tag]}\n{line}" if fields[tag] else line
+        elif stripped.startswith("<") and stripped.endswith(">") and "/" not in stripped:
+            tag = stripped[1:-1]
+            fields[tag] = ""
+
+
+def _blitzer_example(fields: dict, source: str, lineno: int, domain: str) -> Example:
+    try:
+        rating = float(fields["rating"])
+    except KeyError:
+        raise DataError(source, "review without <rating>", line=lineno) from None
+    except ValueError:
+        raise DataError(source, f"bad rating {fields['rating'][:20]!r}", line=lineno) from None
+    if rating == 3:
+        raise DataError(source, "rating 3 is neither positive nor negative", line=lineno)
+    text = html.unescape(_title_body(fields.get("title", ""), fields.get("review_text", "")))
+    if not text:
+        raise DataError(source, "review without text", line=lineno, field="review_text")
+    review_id = fields.get("unique_id", "").strip() or str(lineno)
+    return Example(f"{domain}/{review_id}", text, int(rating > 3),
+                   {"domain": domain, "rating": rating})
+
+
+def load_blitzer(path: Path, domains: Iterable[str] | None = None) -> dict[str, TextDataset]:
+    """{domain: TextDataset} from the `sorted_data_acl` tar.gz or folder (default: every
+    domain found there)."""
+    path = Path(path)
+    wanted = set(domains) if domains else None
+    examples: dict[str, list[Example]] = {}
+    for member, domain, lines in _review_files(path):
+        if wanted is None or domain in wanted:
+            examples.setdefault(domain, []).extend(iter_review_file(lines, member, domain))
+    missing = sorted((wanted or set()) - examples.keys())
+    if missing or not examples:
+        raise DataError(path, f"no positive/negative .review files{' for ' * bool(missing)}"
+                              f"{', '.join(missing)}")
+    return {d: TextDataset.from_examples(f"blitzer/{d}", sorted(ex, key=lambda e: e.id),
+                                         LABEL_NAMES)
+            for d, ex in sorted(examples.items())}
+
+
+def _review_files(path: Path):
+    """(member name, domain, numbered lines) for each {positive,negative}.review."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*.review")):
+            if file.stem in ("positive", "negative"):
+                yield str(file), file.parent.name, read_lines(file)
+        return
+    member = None
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for info in tar:
+                member = info.name
+                parts = Path(member).parts
+                if info.isfile() and parts[-1] in ("positive.review", "negative.review"):
+                    raw = tar.extractfile(info).read()
+                    yield f"{path}:{member}", parts[-2], _decode_lines(raw, f"{path}:{member}")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        after = f" after member {member}" if member else ""
+        raise DataError(path, f"corrupt or truncated archive{after} ({err})") from err
+
+
+def _decode_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
+    for lineno, line in enumerate(io.BytesIO(raw), start=1):
+        try:
+            yield lineno, line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise DataError(source, f"not UTF-8 ({err.reason})", line=lineno) from err
+
+
+# --- the amazon/ folder ---------------------------------------------------------------------
+
+def load_amazon(data_dir=None, folder: Path | None = None, skip_empty: bool = False,
+                limit: int | None = None) -> TextDataset:
+    """Every Amazon review file in `<data root>/amazon/`, joined: fastText (`*.ft.txt*`),
+    polarity CSV (`*.csv`) and the Blitzer archive or folder. `limit` caps each file."""
+    folder = Path(folder) if folder else data_root(data_dir) / "amazon"
+    parts = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        name = path.name
+        if ".ft.txt" in name:
+            parts.append(_collect(name, iter_fasttext(path, skip_empty), limit))
+        elif name.endswith((".csv", ".csv.gz", ".csv.bz2")):
+            parts.append(_collect(name, iter_polarity_csv(path, skip_empty), limit))
+        elif "sorted_data_acl" in name:
+            parts.extend(load_blitzer(path).values())
+    if not parts:
+        raise DataError(folder, "no Amazon review files (*.ft.txt*, *.csv, "
+                                "*sorted_data_acl*) found")
+    return concat("amazon", parts)
+
+
+def _collect(name: str, examples: Iterator[Example], limit: int | None) -> TextDataset:
+    return TextDataset.from_examples(f"amazon/{name}", itertools.islice(examples, limit),
+                                     LABEL_NAMES)
+
+
+def _title_body(title: str, body: str) -> str:
+    title, body = title.strip(), body.strip()
+    return f"{title}: {body}" if title and body else title or body

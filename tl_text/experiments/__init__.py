@@ -1,0 +1,1 @@
+"""Experiments that answer "did transfer help?": each writes a table, JSON, CSV and a plot."""

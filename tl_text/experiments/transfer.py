@@ -1,0 +1,290 @@
+"""Amazon → IMDB transfer: does a large labelled source domain rescue a low-data target?
+
+Source step (cached): a CNN on every Amazon review in `<data root>/amazon/`, GloVe-initialised,
+embeddings trainable; its tuned vectors go to `embeddings/`, the model to `saved_models/`.
+Target arms, each trained on a stratified IMDB fraction and scored on the 25,000 test reviews:
+
+    glove       CNN on plain GloVe vectors
+    amazon-emb  CNN on GloVe updated with the Amazon-tuned vectors (the talk's method)
+    finetune    the whole source CNN (convolutions and classifier too) fine-tuned on IMDB
+    tfidf-lr    TF-IDF uni+bigrams + logistic regression (baseline)
+    nb-lr       NB-weighted uni+bigrams + logistic regression (baseline)
+    A+B         the mean of two arms' probabilities, e.g. finetune+nb-lr against glove+nb-lr
+                (both arms must be listed too; costs no extra training)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from tl_text.atomic import atomic_path, atomic_write
+from tl_text.data import TextDataset, load_amazon, load_imdb
+from tl_text.errors import ConfigError
+from tl_text.experiments.report import summarize, write_results
+
+ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr")
+CNN_ARMS = ("glove", "amazon-emb", "finetune")
+DEFAULT_ARMS = (*ARMS, "glove+nb-lr", "finetune+nb-lr")
+MODELS = ("kim", "denil")
+
+
+@dataclass
+class TransferConfig:
+    """Every knob of the experiment; saved next to the results."""
+
+    fractions: list[float] = field(default_factory=lambda: [0.05])
+    seeds: int = 3
+    arms: list[str] = field(default_factory=lambda: list(DEFAULT_ARMS))
+    model: str = "kim"
+    epochs: int = 20
+    source_epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    max_tokens: int = 30_000
+    sequence_length: int = 400
+    validation: float = 0.1
+    target_embeddings: str = "trainable"
+    vectors: str = "glove-6b-50d"
+    test_fraction: float = 1.0
+    source_fraction: float = 1.0
+    retrain_source: bool = False
+    data_dir: str | None = None
+    out: str = "runs/transfer"
+    models_dir: str = "saved_models"
+    embeddings_dir: str = "embeddings"
+    verbose: int = 2
+
+
+# --- source step ----------------------------------------------------------------------------
+
+@dataclass
+class SourceModel:
+    vocabulary: list[str]
+    model: object  # tf_keras.Model
+    tuned_vectors_path: Path
+
+
+def source_model(cfg: TransferConfig, glove) -> SourceModel:
+    """Train the Amazon CNN, or load it when a model trained with the same settings exists."""
+    from tl_text.embeddings import build_matrix, save_word2vec, vectors_from_matrix
+    from tl_text.models import embedding_weights, make_vectorizer, vocabulary
+    from tl_text.training import accuracy, fit, predict_proba
+
+    amazon = load_amazon(cfg.data_dir).fraction(cfg.source_fraction, seed=0)
+    settings = {k: getattr(cfg, k) for k in ("model", "source_epochs", "batch_size",
+                                             "learning_rate", "max_tokens", "sequence_length",
+                                             "validation", "vectors")}
+    settings["data"] = hashlib.sha1("\n".join(amazon.ids).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    folder = Path(cfg.models_dir) / f"source-amazon-{cfg.model}-{key}"
+    vectors_name = Path(cfg.vectors).name.split(".")[0]
+    tuned_path = Path(cfg.embeddings_dir) / f"amazon-{cfg.model}-{vectors_name}-{key}.w2v.txt"
+    weights = folder / "weights.h5"
+
+    if weights.exists() and tuned_path.exists() and not cfg.retrain_source:
+        _step(f"source: reusing {folder}")
+        vocab = (folder / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
+        model = _cnn(cfg, vocab, np.zeros((len(vocab), glove.dim), np.float32), True)
+        model.load_weights(weights)
+        return SourceModel(vocab, model, tuned_path)
+
+    _step(f"source: training a {cfg.model} CNN on {len(amazon):,} Amazon reviews "
+          f"({amazon.class_counts()})")
+    train, valid = amazon.split(cfg.validation, seed=0)
+    vectorizer = make_vectorizer(train.texts, cfg.max_tokens, cfg.sequence_length)
+    vocab = vocabulary(vectorizer)
+    matrix, coverage = build_matrix(glove, vocab, seed=0)
+    _step(f"source: GloVe {coverage}")
+    model = _cnn(cfg, vocab, matrix, trainable=True)
+    result = fit(model, train, valid, cfg.source_epochs, cfg.batch_size, cfg.learning_rate,
+                 seed=0, verbose=cfg.verbose)
+    valid_acc = accuracy(predict_proba(model, valid.texts), valid.labels)
+    _step(f"source: validation accuracy {valid_acc:.4f} (best epoch {result.best_epoch + 1})")
+
+    atomic_write(folder / "vocabulary.txt", "\n".join(vocab).encode("utf-8"))
+    atomic_write(folder / "config.json", json.dumps(
+        {**settings, "documents": len(amazon), "validation_accuracy": valid_acc,
+         "seconds_per_epoch": result.seconds_per_epoch}, indent=2).encode())
+    with atomic_path(weights) as tmp:  # last: its presence marks a complete cache entry
+        model.save_weights(str(tmp), save_format="h5")
+    tuned = vectors_from_matrix(vocab, embedding_weights(model))
+    save_word2vec(tuned, tuned_path)
+    _step(f"source: saved {folder} and {len(tuned):,} tuned vectors to {tuned_path}")
+    return SourceModel(vocab, model, tuned_path)
+
+
+# --- target arms ----------------------------------------------------------------------------
+
+def run_cnn_arm(arm: str, cfg: TransferConfig, train: TextDataset, test: TextDataset,
+                seed: int, glove, tuned, source: SourceModel | None) -> tuple[np.ndarray, dict]:
+    """Train one CNN arm on `train` (a validation split is held out); its `test` probabilities
+    and training notes."""
+    import tf_keras
+
+    from tl_text.embeddings import build_matrix, update_embeddings
+    from tl_text.models import make_vectorizer, vocabulary
+    from tl_text.training import fit, predict_proba
+
+    tf_keras.utils.set_random_seed(seed)
+    fit_train, valid = train.split(cfg.validation, seed=seed)
+    vocab = vocabulary(make_vectorizer(fit_train.texts, cfg.max_tokens, cfg.sequence_length))
+    matrix, coverage = build_matrix(glove, vocab, seed=seed)
+    notes = [f"GloVe {coverage.found:,}/{coverage.total:,} words"]
+    if arm in ("amazon-emb", "finetune"):
+        matrix, updated = update_embeddings(matrix, vocab, tuned)
+        notes.append(str(updated))
+    model = _cnn(cfg, vocab, matrix, trainable=cfg.target_embeddings == "trainable")
+    if arm == "finetune":
+        _copy_non_embedding_weights(source.model, model)
+    result = fit(model, fit_train, valid, cfg.epochs, cfg.batch_size, cfg.learning_rate,
+                 seed=seed, verbose=cfg.verbose)
+    return predict_proba(model, test.texts), {
+        "epochs": result.best_epoch + 1, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
+        "notes": "; ".join(notes)}
+
+
+def run_linear_arm(arm: str, train: TextDataset, test: TextDataset) -> tuple[np.ndarray, dict]:
+    from tl_text.models.linear import NBLogisticRegression, tfidf_lr
+
+    model = tfidf_lr() if arm == "tfidf-lr" else NBLogisticRegression()
+    model.fit(train.texts, train.labels)
+    return model.predict_proba(test.texts), {}
+
+
+def _cnn(cfg: TransferConfig, vocab: list[str], matrix: np.ndarray, trainable: bool):
+    from tl_text.models import denil_cnn, kim_cnn, vectorizer_from_vocabulary
+
+    build = kim_cnn if cfg.model == "kim" else denil_cnn
+    return build(vectorizer_from_vocabulary(vocab, cfg.sequence_length), matrix,
+                 trainable_embeddings=trainable)
+
+
+def _copy_non_embedding_weights(source, target) -> None:
+    """Same architecture, different vocabularies: copy every weight but the embedding rows."""
+    for src, dst in zip(source.layers, target.layers):
+        if dst.name != "embedding" and dst.get_weights():
+            dst.set_weights(src.get_weights())
+
+
+# --- the whole experiment -------------------------------------------------------------------
+
+def run(cfg: TransferConfig) -> list[dict]:
+    """Every (fraction, arm, seed) result row; also written to `cfg.out`."""
+    from tl_text.training import accuracy
+
+    _check_arms(cfg.arms)
+    started = time.perf_counter()
+    _step("data: reading IMDB")
+    imdb = load_imdb(("train", "test"), data_dir=cfg.data_dir)
+    test = imdb["test"].fraction(cfg.test_fraction, seed=0)
+    glove = tuned = source = None
+    if set(cfg.arms) & set(CNN_ARMS):
+        from tl_text.embeddings import load_vectors
+        glove = load_vectors(cfg.vectors)
+    if set(cfg.arms) & {"amazon-emb", "finetune"}:
+        source = source_model(cfg, glove)
+        tuned = load_vectors(source.tuned_vectors_path)
+
+    rows = []
+    for fraction in cfg.fractions:
+        for seed in range(cfg.seeds):
+            train = imdb["train"].fraction(fraction, seed=seed)
+            probabilities = {}
+            for arm in cfg.arms:
+                _step(f"target: {arm}, fraction {fraction:g} ({len(train):,} reviews), "
+                      f"seed {seed}")
+                t0 = time.perf_counter()
+                if arm in CNN_ARMS:
+                    probs, info = run_cnn_arm(arm, cfg, train, test, seed, glove, tuned, source)
+                elif arm in ARMS:
+                    probs, info = run_linear_arm(arm, train, test)
+                else:
+                    probs, info = np.mean([probabilities[a] for a in arm.split("+")], axis=0), {}
+                probabilities[arm] = probs
+                row = {"fraction": fraction, "arm": arm, "seed": seed, "train_docs": len(train),
+                       "test_docs": len(test), "accuracy": accuracy(probs, test.labels),
+                       **info, "seconds": round(time.perf_counter() - t0, 1)}
+                notes = f"; {info['notes']}" if info.get("notes") else ""
+                _step(f"target: {arm} seed {seed}: accuracy {row['accuracy']:.4f} "
+                      f"({row['seconds']} s{notes})")
+                rows.append(row)
+    summary = summarize(rows)
+    print("\n" + summary)
+    paths = write_results(Path(cfg.out), asdict(cfg), rows, summary,
+                          elapsed=time.perf_counter() - started)
+    _step("wrote " + ", ".join(map(str, paths)))
+    return rows
+
+
+def _check_arms(arms: list[str]) -> None:
+    """Known arms; an ensemble A+B needs A and B listed before it."""
+    for i, arm in enumerate(arms):
+        parts = arm.split("+")
+        if any(p not in ARMS for p in parts):
+            raise ConfigError(f"unknown arm {arm!r}; choose from {', '.join(ARMS)} or A+B")
+        if len(parts) > 1 and not set(parts) <= set(arms[:i]):
+            raise ConfigError(f"ensemble {arm!r} needs {' and '.join(parts)} listed before it")
+
+
+def _step(message: str) -> None:
+    print(f"[transfer] {message}", flush=True)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = TransferConfig()
+    parser.add_argument("--fraction", type=_fractions, default=defaults.fractions,
+                        dest="fractions", help="IMDB training fraction(s), comma-separated "
+                                               "for a sweep (default 0.05 = 1,250 reviews)")
+    parser.add_argument("--seeds", type=int, default=defaults.seeds,
+                        help="seeds per arm (samples and initialisation)")
+    parser.add_argument("--arms", type=lambda s: s.split(","), default=defaults.arms,
+                        help=f"comma-separated arms from {','.join(ARMS)}, or A+B ensembles "
+                             f"(default {','.join(DEFAULT_ARMS)})")
+    parser.add_argument("--model", choices=MODELS, default=defaults.model,
+                        help="CNN for the CNN arms (Kim 2014 or Denil et al. 2014)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="max target epochs (early stopping on a validation split)")
+    parser.add_argument("--source-epochs", type=int, default=defaults.source_epochs)
+    parser.add_argument("--target-embeddings", choices=("trainable", "frozen"),
+                        default=defaults.target_embeddings)
+    parser.add_argument("--vectors", default=defaults.vectors,
+                        help="glove-6b-50d (packaged) or a GloVe/word2vec file")
+    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
+                        help="stratified share of the 25,000 test reviews to score on")
+    parser.add_argument("--source-fraction", type=float, default=defaults.source_fraction,
+                        help="stratified share of the Amazon reviews to train the source on")
+    parser.add_argument("--retrain-source", action="store_true",
+                        help="train the source model even if a cached one exists")
+    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    parser.add_argument("--out", default=defaults.out, help="folder for JSON, CSV and plot")
+    parser.add_argument("--models-dir", default=defaults.models_dir)
+    parser.add_argument("--embeddings-dir", default=defaults.embeddings_dir)
+    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
+                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+
+
+def run_from_args(args: argparse.Namespace) -> list[dict]:
+    names = TransferConfig.__dataclass_fields__
+    return run(replace(TransferConfig(), **{k: v for k, v in vars(args).items() if k in names}))
+
+
+def _fractions(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",")]
+    if not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must be in (0, 1]: {text}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tl_text.cli import main as cli_main
+    return cli_main(["transfer", *(sys.argv[1:] if argv is None else argv)])

@@ -1,0 +1,230 @@
+"""Export text classifiers as TF Serving SavedModels with a raw-text signature, and load them.
+
+Layout (the one TF Serving watches):
+
+    base_path/
+        1/  saved_model.pb  variables/  assets/  metadata.json
+        2/  ...
+
+The `serving_default` signature takes `text`: string [batch] and returns `probabilities`:
+float32 [batch, classes], `label`: string [batch] and `label_id`: int64 [batch]. Tokenisation
+is part of the graph, so loading needs TensorFlow only: no tl_text model code, no pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+import tl_text
+from tl_text.errors import ConfigError, TlTextError
+
+METADATA = "metadata.json"
+SIGNATURE = "serving_default"
+OUTPUTS = ("probabilities", "label", "label_id")
+
+
+class _TextClassifier(tf.Module):
+    """What gets saved: the model and a raw-text serving function around it."""
+
+    def __init__(self, model: tf_keras.Model, label_names: Sequence[str]):
+        super().__init__(name="text_classifier")
+        self.model = model
+        self.label_names = tf.constant(list(label_names), tf.string)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        probabilities = tf.cast(self.model(text, training=False), tf.float32)
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"probabilities": probabilities,
+                "label": tf.gather(self.label_names, label_id),
+                "label_id": label_id}
+
+
+def versions(base_path: str | os.PathLike) -> list[int]:
+    """The version numbers (numeric sub-folders) under `base_path`, ascending."""
+    base = Path(base_path).expanduser()
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def export_model(model: tf_keras.Model, base_path: str | os.PathLike, name: str | None = None,
+                 version: int | None = None, label_names: Sequence[str] = ("neg", "pos"),
+                 metadata: dict[str, Any] | None = None) -> Path:
+    """Save `model` (raw strings -> class probabilities) to `base_path/VERSION/`.
+
+    `version` defaults to one more than the highest existing one; an existing version is never
+    overwritten. `metadata` (JSON-serialisable: training data, fraction, metrics, ...) is stored
+    in `metadata.json` beside the labels, model name and library versions. The export is
+    written to a hidden folder beside the target and renamed at the end, so an interrupted
+    export leaves no version folder behind. Returns the version folder.
+    """
+    base = Path(base_path).expanduser()
+    labels = _label_names(label_names)
+    version = _new_version(base, version)
+    info = _metadata(name or base.name, model.name, version, labels, metadata or {})
+    module = _TextClassifier(_inference_model(model), labels)
+    signature = module.serve.get_concrete_function()
+    classes = signature.structured_outputs["probabilities"].shape[-1]
+    if classes != len(labels):
+        raise ConfigError(f"the model outputs {classes} class probabilities but "
+                          f"{len(labels)} label names were given: {list(labels)}")
+    target = base / str(version)
+    with _staging_folder(target) as staging:
+        tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
+        (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+@dataclass
+class ExportedModel:
+    """A loaded export: `predict` raw texts, read `metadata`, `version` (None if unnumbered)."""
+
+    path: Path
+    version: int | None
+    metadata: dict[str, Any]
+    loaded: Any = field(repr=False)  # keeps the signature's variables alive
+    signature: Any = field(repr=False)
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.metadata["labels"])
+
+    def predict_columns(self, texts: Sequence[str], batch_size: int = 256) -> dict[str, list]:
+        """{"probabilities": [[p, ...], ...], "label": [...], "label_id": [...]} for `texts`."""
+        texts = _text_list(texts)
+        if not texts:
+            return {name: [] for name in OUTPUTS}
+        batches = [self.signature(text=tf.constant(texts[i:i + batch_size], tf.string))
+                   for i in range(0, len(texts), batch_size)]
+        arrays = {name: np.concatenate([b[name].numpy() for b in batches]) for name in OUTPUTS}
+        return {"probabilities": arrays["probabilities"].tolist(),
+                "label": [label.decode("utf-8") for label in arrays["label"]],
+                "label_id": arrays["label_id"].tolist()}
+
+    def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[dict[str, Any]]:
+        """One {"label", "label_id", "probabilities"} dict per text, in order."""
+        columns = self.predict_columns(texts, batch_size)
+        return [dict(zip(OUTPUTS, row)) for row in zip(*(columns[n] for n in OUTPUTS))]
+
+
+def load_exported(path: str | os.PathLike) -> ExportedModel:
+    """Load an export from its base path (highest version wins) or from a version folder."""
+    folder = _version_folder(Path(path).expanduser())
+    metadata_file = folder / METADATA
+    if not metadata_file.is_file():
+        raise TlTextError(f"{folder} has no {METADATA}: not written by tl_text's export_model")
+    try:
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise TlTextError(f"{metadata_file} is not valid JSON: {err}") from err
+    try:
+        loaded = tf.saved_model.load(str(folder))
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        raise TlTextError(f"cannot load the SavedModel in {folder}: {err}") from err
+    signature = loaded.signatures.get(SIGNATURE)
+    if signature is None or set(signature.structured_outputs) != set(OUTPUTS):
+        raise TlTextError(f"{folder} has no {SIGNATURE!r} signature with outputs {OUTPUTS}")
+    version = int(folder.name) if folder.name.isdigit() else None
+    return ExportedModel(folder, version, metadata, loaded, signature)
+
+
+def _inference_model(model: tf_keras.Model) -> tf_keras.Model:
+    """The same layers and weights without the optimizer and metrics, which serving never uses
+    (Adam's slots alone would triple the export's size)."""
+    if getattr(model, "inputs", None) and getattr(model, "outputs", None):
+        return tf_keras.Model(model.inputs, model.outputs, name=model.name)
+    return model
+
+
+def _metadata(name: str, model_name: str, version: int, labels: Sequence[str],
+              extra: dict[str, Any]) -> dict[str, Any]:
+    """metadata.json: what export_model knows, then the caller's JSON-serialisable `extra`."""
+    info = {"name": name, "model": model_name, "version": version, "labels": list(labels),
+            "signature": {"name": SIGNATURE, "inputs": {"text": "string [batch]"},
+                          "outputs": {"probabilities": f"float32 [batch, {len(labels)}]",
+                                      "label": "string [batch]", "label_id": "int64 [batch]"}},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": {"tl_text": tl_text.__version__, "tensorflow": tf.__version__,
+                         "tf_keras": tf_keras.__version__}}
+    clashes = sorted(set(extra) & set(info))
+    if clashes:
+        raise ConfigError(f"metadata keys {clashes} are set by export_model; rename them")
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"metadata must be JSON-serialisable: {err}") from err
+    return {**info, **extra}
+
+
+def _label_names(label_names: Sequence[str]) -> tuple[str, ...]:
+    labels = tuple(label_names)
+    if not labels or not all(isinstance(n, str) and n for n in labels):
+        raise ConfigError(f"label names must be non-empty strings, got {list(labels)}")
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"label names must be distinct, got {list(labels)}")
+    return labels
+
+
+def _new_version(base: Path, version: int | None) -> int:
+    existing = versions(base)
+    next_version = existing[-1] + 1 if existing else 1
+    if version is None:
+        return next_version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"version must be a positive integer, got {version!r}")
+    if (base / str(version)).exists():
+        raise ConfigError(f"{base / str(version)} already exists; versions are never "
+                          f"overwritten (leave version unset to write {next_version})")
+    return version
+
+
+@contextlib.contextmanager
+def _staging_folder(target: Path) -> Iterator[Path]:
+    """Yield a hidden folder beside `target`, renamed to `target` on success, removed on error."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield staging
+        os.chmod(staging, 0o755)
+        try:
+            os.rename(staging, target)
+        except OSError as err:  # another export took this version in the meantime
+            raise TlTextError(f"cannot create {target}: {err}") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _version_folder(path: Path) -> Path:
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        raise TlTextError(f"{path} does not exist (expected an export base path or a version "
+                          f"folder holding saved_model.pb)")
+    found = versions(path)
+    if not found:
+        raise TlTextError(f"no exported model in {path}: expected {path}/<version>/"
+                          f"saved_model.pb")
+    return path / str(found[-1])
+
+
+def _text_list(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"texts[{bad}] is a {type(texts[bad]).__name__}, not a string")
+    return texts

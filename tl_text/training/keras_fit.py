@@ -1,0 +1,61 @@
+"""Training and evaluating Keras classifiers that take raw strings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from tl_text.data.dataset import TextDataset
+
+
+@dataclass
+class FitResult:
+    """What a training run returns: per-epoch history and the epoch whose weights were kept."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int = 0
+    seconds_per_epoch: float = 0.0
+
+
+def text_batches(dataset: TextDataset, batch_size: int, shuffle_seed: int | None = None):
+    """tf.data of (string batch, label batch); shuffled each epoch when a seed is given."""
+    data = tf.data.Dataset.from_tensor_slices((tf.constant(dataset.texts, tf.string),
+                                               dataset.labels.astype(np.int32)))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(dataset), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = None,
+        epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3,
+        patience: int = 2, seed: int = 0, verbose: int = 1) -> FitResult:
+    """Adam + sparse cross-entropy; with `valid`, early stopping on validation loss that
+    restores the best epoch's weights."""
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = []
+    if valid is not None:
+        callbacks.append(tf_keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True))
+    start = time.perf_counter()
+    history = model.fit(text_batches(train, batch_size, shuffle_seed=seed),
+                        validation_data=valid and text_batches(valid, 256),
+                        epochs=epochs, callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - start
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    ran = len(hist["loss"])
+    best = int(np.argmin(hist["val_loss"])) if valid is not None else ran - 1
+    return FitResult(hist, best, seconds / ran)
+
+
+def predict_proba(model: tf_keras.Model, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    data = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
+    return model.predict(data, verbose=0)
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.asarray(probabilities).argmax(axis=1) == np.asarray(labels)))
