@@ -26,7 +26,7 @@ def _run_script(tmp_path, data_dir, *extra):
 
 def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     out = _run_script(tmp_path, data_dir)
-    assert "source: training a kim CNN on 434 Amazon reviews" in out
+    assert "source: training a denil CNN on 434 Amazon reviews" in out
     assert "words updated" in out
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     arms = [row["arm"] for row in result["rows"]]
@@ -41,7 +41,7 @@ def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     assert "| finetune+nb-lr |" in table and "0.01 (250 docs)" in table
     assert (tmp_path / "out" / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 8
-    tuned = list((tmp_path / "emb").glob("amazon-kim-glove-6b-50d-*.w2v.txt"))
+    tuned = list((tmp_path / "emb").glob("amazon-denil-glove-6b-50d-*.w2v.txt"))
     assert len(tuned) == 1 and int(tuned[0].read_text().split(" ", 1)[0]) > 1000
 
     again = _run_script(tmp_path, data_dir, "--arms", "finetune")

@@ -2,6 +2,8 @@
 
     tl-text data describe imdb --data-dir ../shared/data
     tl-text transfer --fraction 0.05
+    tl-text predict --model saved_models/imdb-kim "A wonderful film."
+    tl-text serve --model-base-path saved_models/imdb-kim --port 8501
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def _describe(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from tl_text.experiments import transfer
+    from tl_text.export import predict, serve
 
     parser = argparse.ArgumentParser(prog="tl-text", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = commands.add_parser("transfer", help=transfer.__doc__.split("\n")[0])
     transfer.add_arguments(experiment)
     experiment.set_defaults(run=transfer.run_from_args)
+
+    classify = commands.add_parser("predict", help=predict.__doc__.split("\n")[0])
+    predict.add_arguments(classify)
+    classify.set_defaults(run=predict.run_from_args)
+
+    server = commands.add_parser("serve", help=serve.__doc__.split("\n")[0])
+    serve.add_arguments(server)
+    server.set_defaults(run=serve.run_from_args)
     return parser
 
 

@@ -1,7 +1,8 @@
 """Amazon → IMDB transfer: does a large labelled source domain rescue a low-data target?
 
-Source step (cached): a CNN on every Amazon review in `<data root>/amazon/`, GloVe-initialised,
-embeddings trainable; its tuned vectors go to `embeddings/`, the model to `saved_models/`.
+Source step (cached): a CNN (Denil et al. 2014 by default, or Kim 2014) on every Amazon
+review in `<data root>/amazon/`, GloVe-initialised, embeddings trainable; its tuned vectors
+go to `embeddings/`, the model to `saved_models/`.
 Target arms, each trained on a stratified IMDB fraction and scored on the 25,000 test reviews:
 
     glove       CNN on plain GloVe vectors
@@ -43,8 +44,9 @@ class TransferConfig:
     fractions: list[float] = field(default_factory=lambda: [0.05])
     seeds: int = 3
     arms: list[str] = field(default_factory=lambda: list(DEFAULT_ARMS))
-    model: str = "kim"
+    model: str = "denil"
     epochs: int = 20
+    patience: int = 2
     source_epochs: int = 8
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -74,14 +76,16 @@ class SourceModel:
 
 def source_model(cfg: TransferConfig, glove) -> SourceModel:
     """Train the Amazon CNN, or load it when a model trained with the same settings exists."""
+    import tf_keras
+
     from tl_text.embeddings import build_matrix, save_word2vec, vectors_from_matrix
     from tl_text.models import embedding_weights, make_vectorizer, vocabulary
     from tl_text.training import accuracy, fit, predict_proba
 
     amazon = load_amazon(cfg.data_dir).fraction(cfg.source_fraction, seed=0)
     settings = {k: getattr(cfg, k) for k in ("model", "source_epochs", "batch_size",
-                                             "learning_rate", "max_tokens", "sequence_length",
-                                             "validation", "vectors")}
+                                             "learning_rate", "patience", "max_tokens",
+                                             "sequence_length", "validation", "vectors")}
     settings["data"] = hashlib.sha1("\n".join(amazon.ids).encode()).hexdigest()[:12]
     key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
     folder = Path(cfg.models_dir) / f"source-amazon-{cfg.model}-{key}"
@@ -98,6 +102,7 @@ def source_model(cfg: TransferConfig, glove) -> SourceModel:
 
     _step(f"source: training a {cfg.model} CNN on {len(amazon):,} Amazon reviews "
           f"({amazon.class_counts()})")
+    tf_keras.utils.set_random_seed(0)
     train, valid = amazon.split(cfg.validation, seed=0)
     vectorizer = make_vectorizer(train.texts, cfg.max_tokens, cfg.sequence_length)
     vocab = vocabulary(vectorizer)
@@ -105,7 +110,7 @@ def source_model(cfg: TransferConfig, glove) -> SourceModel:
     _step(f"source: GloVe {coverage}")
     model = _cnn(cfg, vocab, matrix, trainable=True)
     result = fit(model, train, valid, cfg.source_epochs, cfg.batch_size, cfg.learning_rate,
-                 seed=0, verbose=cfg.verbose)
+                 cfg.patience, seed=0, verbose=cfg.verbose)
     valid_acc = accuracy(predict_proba(model, valid.texts), valid.labels)
     _step(f"source: validation accuracy {valid_acc:.4f} (best epoch {result.best_epoch + 1})")
 
@@ -145,7 +150,7 @@ def run_cnn_arm(arm: str, cfg: TransferConfig, train: TextDataset, test: TextDat
     if arm == "finetune":
         _copy_non_embedding_weights(source.model, model)
     result = fit(model, fit_train, valid, cfg.epochs, cfg.batch_size, cfg.learning_rate,
-                 seed=seed, verbose=cfg.verbose)
+                 cfg.patience, seed=seed, verbose=cfg.verbose)
     return predict_proba(model, test.texts), {
         "epochs": result.best_epoch + 1, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
         "notes": "; ".join(notes)}
@@ -255,6 +260,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=defaults.epochs,
                         help="max target epochs (early stopping on a validation split)")
     parser.add_argument("--source-epochs", type=int, default=defaults.source_epochs)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="Adam learning rate (source and target CNNs)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="epochs without a better validation loss before stopping")
     parser.add_argument("--target-embeddings", choices=("trainable", "frozen"),
                         default=defaults.target_embeddings)
     parser.add_argument("--vectors", default=defaults.vectors,

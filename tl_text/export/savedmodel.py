@@ -13,21 +13,19 @@ is part of the graph, so loading needs TensorFlow only: no tl_text model code, n
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
 import tl_text
+from tl_text.atomic import atomic_folder
 from tl_text.errors import ConfigError, TlTextError
 
 METADATA = "metadata.json"
@@ -82,7 +80,7 @@ def export_model(model: tf_keras.Model, base_path: str | os.PathLike, name: str 
         raise ConfigError(f"the model outputs {classes} class probabilities but "
                           f"{len(labels)} label names were given: {list(labels)}")
     target = base / str(version)
-    with _staging_folder(target) as staging:
+    with atomic_folder(target) as staging:
         tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
         (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return target
@@ -189,22 +187,6 @@ def _new_version(base: Path, version: int | None) -> int:
         raise ConfigError(f"{base / str(version)} already exists; versions are never "
                           f"overwritten (leave version unset to write {next_version})")
     return version
-
-
-@contextlib.contextmanager
-def _staging_folder(target: Path) -> Iterator[Path]:
-    """Yield a hidden folder beside `target`, renamed to `target` on success, removed on error."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
-        yield staging
-        os.chmod(staging, 0o755)
-        try:
-            os.rename(staging, target)
-        except OSError as err:  # another export took this version in the meantime
-            raise TlTextError(f"cannot create {target}: {err}") from err
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _version_folder(path: Path) -> Path:
