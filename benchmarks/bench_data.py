@@ -68,8 +68,9 @@ def main() -> None:
     base = measure(BASELINE)["peak_rss_mb"]
     print(f"baseline (import tl_text.data): peak RSS {base:.0f} MB")
     imdb, runs = median_of(IMDB.format(data_dir=data_dir), args.repeats, "seconds")
+    each = ", ".join(f"{r['seconds']:.2f}" for r in runs)
     print(f"IMDB train+test from tar.gz: median {imdb:.2f} s over {args.repeats} runs "
-          f"({', '.join(f'{r['seconds']:.2f}' for r in runs)}); "
+          f"({each}); "
           f"peak RSS {statistics.median(r['peak_rss_mb'] for r in runs):.0f} MB")
 
     real = Path(data_dir) / "amazon" / "amazon_polarity_test_head6459.ft.txt"
