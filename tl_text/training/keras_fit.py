@@ -43,7 +43,7 @@ def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = N
             monitor="val_loss", patience=patience, restore_best_weights=True))
     start = time.perf_counter()
     history = model.fit(text_batches(train, batch_size, shuffle_seed=seed),
-                        validation_data=valid and text_batches(valid, 256),
+                        validation_data=None if valid is None else text_batches(valid, 256),
                         epochs=epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
