@@ -36,7 +36,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a hidden folder beside `path`, renamed to `path` on success, removed on error.
 
-    `path` must not exist yet (a folder is never replaced).
+    `path` must not exist yet (a folder is never replaced): FileExistsError otherwise.
     """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +44,9 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield staging
         os.chmod(staging, 0o755)
-        os.rename(staging, path)
+        try:
+            os.rename(staging, path)
+        except OSError as err:  # another writer created `path` in the meantime
+            raise FileExistsError(f"{path} already exists") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)

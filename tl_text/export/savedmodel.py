@@ -80,9 +80,12 @@ def export_model(model: tf_keras.Model, base_path: str | os.PathLike, name: str 
         raise ConfigError(f"the model outputs {classes} class probabilities but "
                           f"{len(labels)} label names were given: {list(labels)}")
     target = base / str(version)
-    with atomic_folder(target) as staging:
-        tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
-        (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    try:
+        with atomic_folder(target) as staging:
+            tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
+            (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    except FileExistsError as err:  # another export took this version in the meantime
+        raise TlTextError(f"cannot create {target}: {err}") from err
     return target
 
 
