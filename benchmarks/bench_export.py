@@ -1,7 +1,8 @@
-"""Serving speed of an exported Kim CNN: SavedModel vs. in-memory Keras, and the REST server.
+"""Serving speed of an exported Kim CNN or MiniLM: SavedModel vs. in-memory, and REST.
 
     TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py
     TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --limit 1000 --requests 100
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --model minilm
 
 1. Throughput (docs/s) over the 25,000 IMDB test reviews at batch sizes 256 and 1024, median
    of `--repeats` runs, in one process: the Keras model's `predict` against the exported
@@ -10,9 +11,14 @@
    threads, one keep-alive connection each, send `--requests` requests of `--docs-per-request`
    reviews in all; p50/p99 latency, requests/s and failed requests.
 
-The model has the experiment's size (30,000-token vocabulary adapted on the reviews scored,
+The Kim CNN has the experiment's size (30,000-token vocabulary adapted on the reviews scored,
 400 tokens, 50-d embeddings, 100 filters of widths 3, 4, 5) and untrained weights: its speed
 does not depend on their values.
+
+`--model minilm`: all-MiniLM-L6-v2 with a fresh 2-class head, 256 tokens, head+tail
+truncation, exported with in-graph WordPiece tokenisation, against the in-memory
+`TransformerClassifier.predict_proba` (Hugging Face tokenizer, batches of similar lengths).
+Defaults: a stratified 2,000-review subset of the test set, batch 64, 1 run, no REST test.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+DEFAULTS = {"kim": {"limit": None, "batch_sizes": [256, 1024], "repeats": 3, "requests": 2000},
+            "minilm": {"limit": 2000, "batch_sizes": [64], "repeats": 1, "requests": 0}}
 SERVE = """
 import argparse, sys
 from tl_text.export import serve
@@ -49,31 +57,44 @@ def build_model(texts: list[str]):
     return kim_cnn(vectorizer, matrix)
 
 
-def docs_per_second(predict, texts: list[str], repeats: int) -> tuple[float, list[float]]:
+def docs_per_second(predict, texts: list[str], repeats: int):
+    """(median docs/s, each run's docs/s, the last run's result)."""
     predict(texts[:64])  # warm-up: tracing and first-call allocations
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict(texts)
+        result = predict(texts)
         rates.append(len(texts) / (time.perf_counter() - start))
-    return statistics.median(rates), rates
+    return statistics.median(rates), rates, result
+
+
+def in_memory_predict(model):
+    """predict_proba(texts, batch_size) of the model in memory."""
+    from tl_text.models.transformer import TransformerClassifier
+    if isinstance(model, TransformerClassifier):
+        return model.predict_proba
+    from tl_text.training.keras_fit import predict_proba
+    return lambda texts, batch_size: predict_proba(model, texts, batch_size)
 
 
 def throughput(model, exported, texts: list[str], batch_sizes: list[int], repeats: int) -> None:
-    from tl_text.training.keras_fit import predict_proba
-    keras_probs = predict_proba(model, texts, 1024)
-    exported_probs = np.array(exported.predict_columns(texts, 1024)["probabilities"])
-    print(f"max |Keras - SavedModel| probability difference over {len(texts):,} reviews: "
-          f"{np.abs(keras_probs - exported_probs).max():.1e}")
-    print("| batch | Keras predict (docs/s) | SavedModel (docs/s) | runs (Keras; SavedModel) |")
-    print("|---|---|---|---|")
+    predict_proba = in_memory_predict(model)
+    rows, difference = [], 0.0
     for size in batch_sizes:
-        keras, keras_runs = docs_per_second(lambda t: predict_proba(model, t, size), texts,
-                                            repeats)
-        saved, saved_runs = docs_per_second(lambda t: exported.predict(t, size), texts, repeats)
-        print(f"| {size} | {keras:,.0f} | {saved:,.0f} | "
-              f"{', '.join(f'{r:,.0f}' for r in keras_runs)}; "
-              f"{', '.join(f'{r:,.0f}' for r in saved_runs)} |")
+        memory, memory_runs, expected = docs_per_second(lambda t: predict_proba(t, size), texts,
+                                                        repeats)
+        saved, saved_runs, predicted = docs_per_second(lambda t: exported.predict(t, size),
+                                                       texts, repeats)
+        probabilities = np.array([row["probabilities"] for row in predicted])
+        difference = max(difference, np.abs(expected - probabilities).max())
+        rows.append(f"| {size} | {memory:,.0f} | {saved:,.0f} | "
+                    f"{', '.join(f'{r:,.1f}' for r in memory_runs)}; "
+                    f"{', '.join(f'{r:,.1f}' for r in saved_runs)} |")
+    print(f"max |in-memory - SavedModel| probability difference over {len(texts):,} reviews: "
+          f"{difference:.1e}")
+    print("| batch | in memory (docs/s) | SavedModel (docs/s) | runs (in memory; SavedModel) |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
 
 
 def start_server(base_path: str) -> tuple[subprocess.Popen, str]:
@@ -138,23 +159,40 @@ def load_test(url: str, texts: list[str], clients: int, requests: int, docs: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
-    parser.add_argument("--limit", type=int, help="score only the first N test reviews")
-    parser.add_argument("--batch-sizes", type=lambda s: [int(v) for v in s.split(",")],
-                        default=[256, 1024])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", choices=sorted(DEFAULTS), default="kim")
+    parser.add_argument("--limit", type=int, help="score only N test reviews (kim: the first "
+                        "N; minilm: a stratified N, default 2,000)")
+    parser.add_argument("--batch-sizes", type=lambda s: [int(v) for v in s.split(",")])
+    parser.add_argument("--repeats", type=int)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, help="REST requests (0: no REST test)")
     parser.add_argument("--docs-per-request", type=int, default=8)
     args = parser.parse_args()
+    for option, value in DEFAULTS[args.model].items():
+        if getattr(args, option) is None:
+            setattr(args, option, value)
 
     from tl_text.data import load_imdb
     from tl_text.export import export_model, load_exported
-    texts = load_imdb(("test",), data_dir=args.data_dir)["test"].texts[:args.limit]
-    model = build_model(texts)
+    test = load_imdb(("test",), data_dir=args.data_dir)["test"]
+    if args.model == "kim":
+        texts = test.texts[:args.limit]
+        model = build_model(texts)
+    else:
+        from tl_text.models.transformer import TransformerClassifier
+        texts = test.fraction(min(1.0, args.limit / len(test)), seed=0).texts
+        model = TransformerClassifier.from_pretrained("minilm", label_names=("neg", "pos"),
+                                                      max_length=256, truncation="head+tail")
     with tempfile.TemporaryDirectory() as tmp:
-        exported = load_exported(export_model(model, f"{tmp}/imdb-kim"))
+        start = time.perf_counter()
+        path = export_model(model, f"{tmp}/imdb-{args.model}")
+        print(f"export: {time.perf_counter() - start:.1f} s, "
+              f"{sum(f.stat().st_size for f in path.rglob('*') if f.is_file()) / 1e6:.1f} MB")
+        exported = load_exported(path)
         throughput(model, exported, texts, args.batch_sizes, args.repeats)
-        server, url = start_server(f"{tmp}/imdb-kim")
+        if not args.requests:
+            return
+        server, url = start_server(f"{tmp}/imdb-{args.model}")
         try:
             load_test(url, texts, args.clients, args.requests, args.docs_per_request)
         finally:

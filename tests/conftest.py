@@ -30,3 +30,26 @@ def imdb_small(imdb):
     """400 stratified train and 400 stratified test reviews."""
     return {"train": imdb["train"].fraction(0.016, seed=0),
             "test": imdb["test"].fraction(0.016, seed=0)}
+
+
+@pytest.fixture(scope="session")
+def tiny_electra(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer ELECTRA classifier (hidden size 32) with the packaged
+    MiniLM uncased WordPiece vocabulary, saved in the Hugging Face layout."""
+    import tensorflow as tf
+    from transformers import ElectraConfig, ElectraTokenizerFast, TFElectraForSequenceClassification
+
+    from tl_text.models.transformer import resolve_pretrained
+
+    folder = tmp_path_factory.mktemp("tiny-electra")
+    tokenizer = ElectraTokenizerFast(vocab_file=str(Path(resolve_pretrained("minilm")) /
+                                                    "vocab.txt"), do_lower_case=True)
+    config = ElectraConfig(vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=32,
+                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                           max_position_embeddings=512, num_labels=2)
+    tf.random.set_seed(0)
+    model = TFElectraForSequenceClassification(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder

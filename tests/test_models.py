@@ -223,3 +223,16 @@ def test_saved_model_takes_raw_strings_in_a_fresh_process(name, trained, imdb_sm
     answer = json.loads(run.stdout.strip().splitlines()[-1])
     assert answer["tl_text"] is False
     np.testing.assert_allclose(answer["probs"], expected, atol=1e-5)
+
+
+def test_fit_with_a_one_cycle_schedule(imdb_small, vectorizer, matrix):
+    from tl_text.training import fit
+    from tl_text.training.schedules import OneCycle
+
+    model = kim_cnn(vectorizer, matrix)
+    result = fit(model, imdb_small["train"], epochs=2, batch_size=100, learning_rate=1e-2,
+                 schedule="onecycle", verbose=0)
+    assert len(result.history["loss"]) == 2 and int(model.optimizer.iterations) == 8
+    # the rate of the last of 8 steps (400 reviews / 100 x 2 epochs) of a cycle peaking at 1e-2
+    assert float(model.optimizer.learning_rate) == pytest.approx(float(OneCycle(1e-2, 8)(7)))
+    assert float(OneCycle(1e-2, 8)(7)) == pytest.approx(1.5e-3, rel=1e-3)

@@ -48,9 +48,31 @@ def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     assert "source: reusing" in again and "source: training" not in again
 
 
+def test_transformer_arms_with_a_pretrained_folder(tmp_path, data_dir, tiny_electra):
+    out = _run_script(tmp_path, data_dir, "--arms",
+                      "nb-lr,bert,bert-transfer,frozen-lr,bert-transfer+nb-lr",
+                      "--pretrained", str(tiny_electra), "--max-length", "32",
+                      "--bert-epochs", "1", "--bert-source-fraction", "0.01",
+                      "--bert-learning-rate", "1e-3", "--trainer", "ktrain")
+    assert "transformer source: fine-tuning" in out and " on 144 Amazon reviews" in out
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    assert [r["arm"] for r in rows] == ["nb-lr", "bert", "bert-transfer", "frozen-lr",
+                                        "bert-transfer+nb-lr"]
+    assert all(0.3 < r["accuracy"] <= 1.0 and r["test_docs"] == 500 for r in rows)
+    assert "ktrain trainer" in rows[1]["notes"] and rows[1]["epochs"] == 1
+    source = next((tmp_path / "models").glob("source-amazon-tiny-electra*"))
+    assert json.loads((source / "tl_text.json").read_text())["metadata"]["documents"] == 144
+
+    again = _run_script(tmp_path, data_dir, "--arms", "bert-transfer", "--pretrained",
+                        str(tiny_electra), "--max-length", "32", "--bert-epochs", "1",
+                        "--bert-source-fraction", "0.01", "--bert-learning-rate", "1e-3",
+                        "--trainer", "ktrain")
+    assert "transformer source: reusing" in again
+
+
 def test_bad_arms_are_refused(capsys):
-    assert main(["transfer", "--arms", "glove,bert"]) == 2
-    assert "unknown arm 'bert'" in capsys.readouterr().err
+    assert main(["transfer", "--arms", "glove,gpt"]) == 2
+    assert "unknown arm 'gpt'" in capsys.readouterr().err
     assert main(["transfer", "--arms", "glove+nb-lr"]) == 2
     assert "needs glove and nb-lr listed before it" in capsys.readouterr().err
 

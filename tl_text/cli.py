@@ -2,6 +2,9 @@
 
     tl-text data describe imdb --data-dir ../shared/data
     tl-text transfer --fraction 0.05
+    tl-text crossdomain --domains imdb,books,dvd,electronics,kitchen --model denil
+    tl-text nsmc --arms nb-lr:char,kim:wordpiece
+    tl-text lr-find imdb --pretrained minilm --fraction 0.05 --out lr_find.png
     tl-text predict --model saved_models/imdb-kim "A wonderful film."
     tl-text serve --model-base-path saved_models/imdb-kim --port 8501
 """
@@ -24,8 +27,25 @@ def _describe(args) -> None:
     print(describe(splits, samples=args.samples))
 
 
+def _lr_find(args) -> None:
+    import json
+
+    from tl_text.data import load_corpus
+    from tl_text.models.transformer import TransformerClassifier
+    from tl_text.training.transformer_fit import lr_find
+
+    splits = load_corpus(args.corpus, data_dir=args.data_dir)
+    train = splits.get("train") or next(iter(splits.values()))
+    train = train.fraction(args.fraction)
+    classifier = TransformerClassifier.from_pretrained(args.pretrained, train.label_names,
+                                                       args.max_length, args.truncation)
+    found = lr_find(classifier, train, args.out, args.batch_size, args.start_lr)
+    print(json.dumps({"plot": str(args.out),
+                      **{k: v for k, v in found.items() if k not in ("lrs", "losses")}}))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from tl_text.experiments import transfer
+    from tl_text.experiments import crossdomain, nsmc, transfer
     from tl_text.export import predict, serve
 
     parser = argparse.ArgumentParser(prog="tl-text", description=__doc__.split("\n")[0])
@@ -48,6 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = commands.add_parser("transfer", help=transfer.__doc__.split("\n")[0])
     transfer.add_arguments(experiment)
     experiment.set_defaults(run=transfer.run_from_args)
+
+    matrix = commands.add_parser("crossdomain", help=crossdomain.__doc__.split("\n")[0])
+    crossdomain.add_arguments(matrix)
+    matrix.set_defaults(run=crossdomain.run_from_args)
+
+    korean = commands.add_parser("nsmc", help=nsmc.__doc__.split("\n")[0])
+    nsmc.add_arguments(korean)
+    korean.set_defaults(run=nsmc.run_from_args)
+
+    finder = commands.add_parser("lr-find", help="learning-rate range test for a transformer "
+                                                 "classifier (ktrain), plotted as PNG")
+    finder.add_argument("corpus", nargs="?", default="imdb",
+                        help="corpus name or file; its train split (or its only split) is used")
+    finder.add_argument("--pretrained", default="minilm",
+                        help="minilm (packaged), a Hugging Face folder, or a hub name")
+    finder.add_argument("--fraction", type=float, default=0.05,
+                        help="stratified share of the split to run on")
+    finder.add_argument("--max-length", type=int, default=256)
+    finder.add_argument("--truncation", choices=("head", "tail", "head+tail"),
+                        default="head+tail")
+    finder.add_argument("--batch-size", type=int, default=16)
+    finder.add_argument("--start-lr", type=float, default=1e-7)
+    finder.add_argument("--out", default="lr_find.png", help="where the PNG plot goes")
+    finder.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    finder.set_defaults(run=_lr_find)
 
     classify = commands.add_parser("predict", help=predict.__doc__.split("\n")[0])
     predict.add_arguments(classify)

@@ -10,8 +10,14 @@ Target arms, each trained on a stratified IMDB fraction and scored on the 25,000
     finetune    the whole source CNN (convolutions and classifier too) fine-tuned on IMDB
     tfidf-lr    TF-IDF uni+bigrams + logistic regression (baseline)
     nb-lr       NB-weighted uni+bigrams + logistic regression (baseline)
+    bert        a pretrained transformer (`--pretrained`, MiniLM by default) fine-tuned on IMDB
+    bert-transfer  the same transformer fine-tuned on Amazon reviews first (cached), then on IMDB
+    frozen-lr   logistic regression on the frozen transformer's mean-pooled features (fast)
     A+B         the mean of two arms' probabilities, e.g. finetune+nb-lr against glove+nb-lr
                 (both arms must be listed too; costs no extra training)
+
+CNN arms hold out a validation split for early stopping; transformer arms train on the whole
+fraction for a fixed number of epochs.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -31,8 +38,10 @@ from tl_text.data import TextDataset, load_amazon, load_imdb
 from tl_text.errors import ConfigError
 from tl_text.experiments.report import summarize, write_results
 
-ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr")
+ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr", "bert", "bert-transfer",
+        "frozen-lr")
 CNN_ARMS = ("glove", "amazon-emb", "finetune")
+TRANSFORMER_ARMS = ("bert", "bert-transfer", "frozen-lr")
 DEFAULT_ARMS = (*ARMS, "glove+nb-lr", "finetune+nb-lr")
 MODELS = ("kim", "denil")
 
@@ -58,6 +67,16 @@ class TransferConfig:
     test_fraction: float = 1.0
     source_fraction: float = 1.0
     retrain_source: bool = False
+    schedule: str = "constant"
+    pretrained: str = "minilm"
+    max_length: int = 256
+    truncation: str = "head+tail"
+    trainer: str = "native"
+    bert_epochs: int = 3
+    bert_batch_size: int = 16
+    bert_learning_rate: float = 5e-5
+    bert_source_epochs: int = 1
+    bert_source_fraction: float = 0.25
     data_dir: str | None = None
     out: str = "runs/transfer"
     models_dir: str = "saved_models"
@@ -83,11 +102,9 @@ def source_model(cfg: TransferConfig, glove) -> SourceModel:
     from tl_text.training import accuracy, fit, predict_proba
 
     amazon = load_amazon(cfg.data_dir).fraction(cfg.source_fraction, seed=0)
-    settings = {k: getattr(cfg, k) for k in ("model", "source_epochs", "batch_size",
+    settings, key = _cache_key(cfg, amazon, ("model", "source_epochs", "batch_size",
                                              "learning_rate", "patience", "max_tokens",
-                                             "sequence_length", "validation", "vectors")}
-    settings["data"] = hashlib.sha1("\n".join(amazon.ids).encode()).hexdigest()[:12]
-    key = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+                                             "sequence_length", "validation", "vectors"))
     folder = Path(cfg.models_dir) / f"source-amazon-{cfg.model}-{key}"
     vectors_name = Path(cfg.vectors).name.split(".")[0]
     tuned_path = Path(cfg.embeddings_dir) / f"amazon-{cfg.model}-{vectors_name}-{key}.w2v.txt"
@@ -126,6 +143,46 @@ def source_model(cfg: TransferConfig, glove) -> SourceModel:
     return SourceModel(vocab, model, tuned_path)
 
 
+def transformer_source(cfg: TransferConfig) -> Path:
+    """Fine-tune the pretrained transformer on Amazon reviews, or find the cached result."""
+    from tl_text.models.transformer import TransformerClassifier
+    from tl_text.training import accuracy
+    from tl_text.training.transformer_fit import fit_transformer
+
+    amazon = load_amazon(cfg.data_dir).fraction(cfg.bert_source_fraction, seed=0)
+    settings, key = _cache_key(cfg, amazon, (
+        "pretrained", "max_length", "truncation", "trainer", "bert_source_epochs",
+        "bert_batch_size", "bert_learning_rate", "validation"))
+    folder = Path(cfg.models_dir) / f"source-amazon-{Path(cfg.pretrained).name}-{key}"
+    if folder.exists() and not cfg.retrain_source:
+        _step(f"transformer source: reusing {folder}")
+        return folder
+    _step(f"transformer source: fine-tuning {cfg.pretrained} on {len(amazon):,} Amazon "
+          f"reviews ({amazon.class_counts()})")
+    train, valid = amazon.split(cfg.validation, seed=0)
+    classifier = TransformerClassifier.from_pretrained(
+        cfg.pretrained, amazon.label_names, cfg.max_length, cfg.truncation)
+    result = fit_transformer(classifier, train, None, cfg.bert_source_epochs,
+                             cfg.bert_batch_size, cfg.bert_learning_rate, trainer=cfg.trainer,
+                             seed=0, verbose=cfg.verbose)
+    valid_acc = accuracy(classifier.predict_proba(valid.texts), valid.labels)
+    _step(f"transformer source: validation accuracy {valid_acc:.4f}")
+    if folder.exists():  # --retrain-source
+        shutil.rmtree(folder)
+    classifier.save_pretrained(folder, metadata={
+        **settings, "documents": len(amazon), "validation_accuracy": valid_acc,
+        "seconds_per_epoch": result.seconds_per_epoch})
+    _step(f"transformer source: saved {folder}")
+    return folder
+
+
+def _cache_key(cfg: TransferConfig, source: TextDataset, fields: tuple[str, ...]):
+    """The settings a cached source model depends on (its data included), and their hash."""
+    settings = {k: getattr(cfg, k) for k in fields}
+    settings["data"] = hashlib.sha1("\n".join(source.ids).encode()).hexdigest()[:12]
+    return settings, hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
 # --- target arms ----------------------------------------------------------------------------
 
 def run_cnn_arm(arm: str, cfg: TransferConfig, train: TextDataset, test: TextDataset,
@@ -150,10 +207,40 @@ def run_cnn_arm(arm: str, cfg: TransferConfig, train: TextDataset, test: TextDat
     if arm == "finetune":
         _copy_non_embedding_weights(source.model, model)
     result = fit(model, fit_train, valid, cfg.epochs, cfg.batch_size, cfg.learning_rate,
-                 cfg.patience, seed=seed, verbose=cfg.verbose)
+                 cfg.patience, seed=seed, verbose=cfg.verbose, schedule=cfg.schedule)
     return predict_proba(model, test.texts), {
         "epochs": result.best_epoch + 1, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
         "notes": "; ".join(notes)}
+
+
+def run_transformer_arm(arm: str, cfg: TransferConfig, train: TextDataset,
+                        test: TextDataset, seed: int, source: Path | None,
+                        test_features: dict) -> tuple[np.ndarray, dict]:
+    """Fine-tune (bert, bert-transfer) or probe (frozen-lr) the transformer on `train`."""
+    from tl_text.models.transformer import TransformerClassifier
+    from tl_text.training.transformer_fit import fit_transformer
+
+    start = source if arm == "bert-transfer" else cfg.pretrained
+    classifier = TransformerClassifier.from_pretrained(start, train.label_names, cfg.max_length,
+                                                       cfg.truncation)
+    if arm == "frozen-lr":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        if "test" not in test_features:  # the frozen encoder's test features serve every seed
+            test_features["test"] = classifier.features(test.texts)
+        probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+        probe.fit(classifier.features(train.texts), train.labels)
+        return probe.predict_proba(test_features["test"]), {"notes": "mean-pooled features"}
+    result = fit_transformer(classifier, train, None, cfg.bert_epochs, cfg.bert_batch_size,
+                             cfg.bert_learning_rate, trainer=cfg.trainer, seed=seed,
+                             verbose=cfg.verbose)
+    t0 = time.perf_counter()
+    probabilities = classifier.predict_proba(test.texts)
+    return probabilities, {
+        "epochs": cfg.bert_epochs, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
+        "notes": f"{cfg.trainer} trainer; test prediction {time.perf_counter() - t0:.0f} s"}
 
 
 def run_linear_arm(arm: str, train: TextDataset, test: TextDataset) -> tuple[np.ndarray, dict]:
@@ -197,6 +284,8 @@ def run(cfg: TransferConfig) -> list[dict]:
     if set(cfg.arms) & {"amazon-emb", "finetune"}:
         source = source_model(cfg, glove)
         tuned = load_vectors(source.tuned_vectors_path)
+    bert_source = transformer_source(cfg) if "bert-transfer" in cfg.arms else None
+    test_features = {}
 
     rows = []
     for fraction in cfg.fractions:
@@ -209,6 +298,9 @@ def run(cfg: TransferConfig) -> list[dict]:
                 t0 = time.perf_counter()
                 if arm in CNN_ARMS:
                     probs, info = run_cnn_arm(arm, cfg, train, test, seed, glove, tuned, source)
+                elif arm in TRANSFORMER_ARMS:
+                    probs, info = run_transformer_arm(arm, cfg, train, test, seed, bert_source,
+                                                      test_features)
                 elif arm in ARMS:
                     probs, info = run_linear_arm(arm, train, test)
                 else:
@@ -274,7 +366,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source-fraction", type=float, default=defaults.source_fraction,
                         help="stratified share of the Amazon reviews to train the source on")
     parser.add_argument("--retrain-source", action="store_true",
-                        help="train the source model even if a cached one exists")
+                        help="train the source models even if cached ones exist")
+    parser.add_argument("--schedule", choices=("constant", "onecycle"), default=defaults.schedule,
+                        help="CNN learning rate: constant, or one-cycle peaking at it")
+    bert = parser.add_argument_group("transformer arms (bert, bert-transfer, frozen-lr)")
+    bert.add_argument("--pretrained", default=defaults.pretrained,
+                      help="minilm (packaged), a Hugging Face folder, or a hub name when online")
+    bert.add_argument("--max-length", type=int, default=defaults.max_length,
+                      help="tokens per document, special tokens included")
+    bert.add_argument("--truncation", choices=("head", "tail", "head+tail"),
+                      default=defaults.truncation)
+    bert.add_argument("--trainer", choices=("native", "ktrain"), default=defaults.trainer,
+                      help="native AdamW + warm-up, or ktrain's fit_onecycle")
+    bert.add_argument("--bert-epochs", type=int, default=defaults.bert_epochs)
+    bert.add_argument("--bert-batch-size", type=int, default=defaults.bert_batch_size)
+    bert.add_argument("--bert-learning-rate", type=float, default=defaults.bert_learning_rate,
+                      help="peak learning rate")
+    bert.add_argument("--bert-source-epochs", type=int, default=defaults.bert_source_epochs)
+    bert.add_argument("--bert-source-fraction", type=float,
+                      default=defaults.bert_source_fraction,
+                      help="share of the Amazon reviews for the bert-transfer source step")
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
     parser.add_argument("--out", default=defaults.out, help="folder for JSON, CSV and plot")
     parser.add_argument("--models-dir", default=defaults.models_dir)

@@ -9,16 +9,21 @@ Layout (the one TF Serving watches):
 The `serving_default` signature takes `text`: string [batch] and returns `probabilities`:
 float32 [batch, classes], `label`: string [batch] and `label_id`: int64 [batch]. Tokenisation
 is part of the graph, so loading needs TensorFlow only: no tl_text model code, no pickle.
+Transformer exports tokenise with tensorflow-text ops (`tl_text.export.wordpiece`, the WordPiece
+vocabulary in `assets/`): the loading process must `import tensorflow_text` to register them,
+as `load_exported` does.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -27,6 +32,10 @@ import tf_keras
 import tl_text
 from tl_text.atomic import atomic_folder
 from tl_text.errors import ConfigError, TlTextError
+
+if TYPE_CHECKING:  # loading an export must not import the model code
+    from tl_text.export.wordpiece import WordPieceTokenizer
+    from tl_text.models.transformer import TransformerClassifier
 
 METADATA = "metadata.json"
 SIGNATURE = "serving_default"
@@ -41,13 +50,36 @@ class _TextClassifier(tf.Module):
         self.model = model
         self.label_names = tf.constant(list(label_names), tf.string)
 
+    def probabilities(self, text: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model(text, training=False), tf.float32)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
-        probabilities = tf.cast(self.model(text, training=False), tf.float32)
+        probabilities = self.probabilities(text)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities,
                 "label": tf.gather(self.label_names, label_id),
                 "label_id": label_id}
+
+
+class _TransformerTextClassifier(_TextClassifier):
+    """In-graph WordPiece tokenisation, the transformer and a softmax.
+
+    Only the model's variables are tracked (not the Keras model itself), so an optimizer
+    attached by training is not exported.
+    """
+
+    def __init__(self, classifier: "TransformerClassifier", tokenizer: "WordPieceTokenizer",
+                 label_names: Sequence[str]):
+        tf.Module.__init__(self, name="transformer_text_classifier")  # no tracked self.model
+        model = classifier.model
+        self.logits = lambda inputs: model(inputs, training=False).logits  # not tracked
+        self.model_variables = list(model.variables)
+        self.tokenizer = tokenizer
+        self.label_names = tf.constant(list(label_names), tf.string)
+
+    def probabilities(self, text: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(tf.cast(self.logits(self.tokenizer(text)), tf.float32), axis=-1)
 
 
 def versions(base_path: str | os.PathLike) -> list[int]:
@@ -58,35 +90,74 @@ def versions(base_path: str | os.PathLike) -> list[int]:
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir())
 
 
-def export_model(model: tf_keras.Model, base_path: str | os.PathLike, name: str | None = None,
-                 version: int | None = None, label_names: Sequence[str] = ("neg", "pos"),
+def export_model(model: "tf_keras.Model | TransformerClassifier", base_path: str | os.PathLike,
+                 name: str | None = None, version: int | None = None,
+                 label_names: Sequence[str] | None = None,
                  metadata: dict[str, Any] | None = None) -> Path:
-    """Save `model` (raw strings -> class probabilities) to `base_path/VERSION/`.
+    """Save `model` to `base_path/VERSION/` with a raw-text `serving_default` signature.
 
-    `version` defaults to one more than the highest existing one; an existing version is never
-    overwritten. `metadata` (JSON-serialisable: training data, fraction, metrics, ...) is stored
-    in `metadata.json` beside the labels, model name and library versions. The export is
-    written to a hidden folder beside the target and renamed at the end, so an interrupted
-    export leaves no version folder behind. Returns the version folder.
+    `model` is a Keras model taking raw strings and returning class probabilities (the CNNs),
+    or a `TransformerClassifier`, exported with its WordPiece tokenisation, truncation and
+    softmax in the graph. `label_names` default to the transformer's own, ("neg", "pos") for
+    Keras models. `version` defaults to one more than the highest existing one; an existing
+    version is never overwritten. `metadata` (JSON-serialisable: training data, fraction,
+    metrics, ...) is stored in `metadata.json` beside the labels, model description and
+    library versions. The export is written to a hidden folder beside the target and renamed
+    at the end, so an interrupted export leaves no version folder behind. Returns the version
+    folder.
     """
+    from tl_text.models.transformer import TransformerClassifier
+
     base = Path(base_path).expanduser()
+    transformer = isinstance(model, TransformerClassifier)
+    if label_names is None:
+        label_names = model.label_names if transformer else ("neg", "pos")
     labels = _label_names(label_names)
     version = _new_version(base, version)
-    info = _metadata(name or base.name, model.name, version, labels, metadata or {})
-    module = _TextClassifier(_inference_model(model), labels)
-    signature = module.serve.get_concrete_function()
-    classes = signature.structured_outputs["probabilities"].shape[-1]
-    if classes != len(labels):
-        raise ConfigError(f"the model outputs {classes} class probabilities but "
-                          f"{len(labels)} label names were given: {list(labels)}")
     target = base / str(version)
-    try:
-        with atomic_folder(target) as staging:
-            tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
-            (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    except FileExistsError as err:  # another export took this version in the meantime
-        raise TlTextError(f"cannot create {target}: {err}") from err
+    with tempfile.TemporaryDirectory(prefix="tl_text-export-") as scratch:
+        if transformer:
+            module, described = _transformer_module(model, labels, Path(scratch) / "vocab.txt")
+        else:
+            module = _TextClassifier(_inference_model(model), labels)
+            described = {"model": model.name, "model_type": "keras"}
+        info = _metadata(name or base.name, described, version, labels, metadata or {})
+        signature = module.serve.get_concrete_function()
+        classes = signature.structured_outputs["probabilities"].shape[-1]
+        if classes != len(labels):
+            raise ConfigError(f"the model outputs {classes} class probabilities but "
+                              f"{len(labels)} label names were given: {list(labels)}")
+        try:
+            with atomic_folder(target) as staging:
+                tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
+                (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n",
+                                                encoding="utf-8")
+        except FileExistsError as err:  # another export took this version in the meantime
+            raise TlTextError(f"cannot create {target}: {err}") from err
     return target
+
+
+def _transformer_module(classifier: "TransformerClassifier", labels: Sequence[str],
+                        vocab_file: Path) -> tuple[_TransformerTextClassifier, dict[str, Any]]:
+    """The module to save (its vocabulary written to `vocab_file`) and its metadata."""
+    from tl_text.export.wordpiece import WordPieceTokenizer, hf_settings
+
+    settings = hf_settings(classifier.tokenizer)
+    tokenizer = WordPieceTokenizer(settings, vocab_file, classifier.max_length,
+                                   classifier.truncation, classifier.input_names)
+    config = classifier.model.config
+    described = {
+        "model": type(classifier.model).__name__, "model_type": "transformer",
+        "transformer": {
+            "pretrained": classifier.name_or_path, "architecture": config.model_type,
+            "max_length": classifier.max_length, "truncation": classifier.truncation,
+            "inputs": list(classifier.input_names),
+            "tokenizer": {"type": "WordPiece", "vocab_size": len(settings["vocab"]),
+                          **{key: settings[key] for key in (
+                              "lowercase", "strip_accents", "clean_text", "chinese_chars",
+                              "unk_token", "max_chars_per_word")}},
+            "config": json.loads(config.to_json_string())}}
+    return _TransformerTextClassifier(classifier, tokenizer, labels), described
 
 
 @dataclass
@@ -104,13 +175,20 @@ class ExportedModel:
         return list(self.metadata["labels"])
 
     def predict_columns(self, texts: Sequence[str], batch_size: int = 256) -> dict[str, list]:
-        """{"probabilities": [[p, ...], ...], "label": [...], "label_id": [...]} for `texts`."""
+        """{"probabilities": [[p, ...], ...], "label": [...], "label_id": [...]} for `texts`.
+
+        Batches group texts of similar length (transformers pad to a batch's longest text).
+        """
         texts = _text_list(texts)
         if not texts:
             return {name: [] for name in OUTPUTS}
-        batches = [self.signature(text=tf.constant(texts[i:i + batch_size], tf.string))
+        order = np.argsort([len(text) for text in texts], kind="stable")
+        ordered = [texts[i] for i in order]
+        batches = [self.signature(text=tf.constant(ordered[i:i + batch_size], tf.string))
                    for i in range(0, len(texts), batch_size)]
-        arrays = {name: np.concatenate([b[name].numpy() for b in batches]) for name in OUTPUTS}
+        back = np.argsort(order)
+        arrays = {name: np.concatenate([b[name].numpy() for b in batches])[back]
+                  for name in OUTPUTS}
         return {"probabilities": arrays["probabilities"].tolist(),
                 "label": [label.decode("utf-8") for label in arrays["label"]],
                 "label_id": arrays["label_id"].tolist()}
@@ -131,6 +209,12 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except ValueError as err:
         raise TlTextError(f"{metadata_file} is not valid JSON: {err}") from err
+    if metadata.get("model_type") == "transformer":
+        try:
+            import tensorflow_text  # noqa: F401  (registers the tokenisation ops)
+        except ImportError as err:
+            raise TlTextError(f"{folder} is a transformer export: loading it needs the "
+                              f"tensorflow-text package ({err})") from err
     try:
         loaded = tf.saved_model.load(str(folder))
     except (OSError, ValueError, tf.errors.OpError) as err:
@@ -150,16 +234,21 @@ def _inference_model(model: tf_keras.Model) -> tf_keras.Model:
     return model
 
 
-def _metadata(name: str, model_name: str, version: int, labels: Sequence[str],
+def _metadata(name: str, described: dict[str, Any], version: int, labels: Sequence[str],
               extra: dict[str, Any]) -> dict[str, Any]:
-    """metadata.json: what export_model knows, then the caller's JSON-serialisable `extra`."""
-    info = {"name": name, "model": model_name, "version": version, "labels": list(labels),
+    """metadata.json: what export_model knows (`described`: the model), then the caller's
+    JSON-serialisable `extra`."""
+    versions = {"tl_text": tl_text.__version__, "tensorflow": tf.__version__,
+                "tf_keras": tf_keras.__version__}
+    if described["model_type"] == "transformer":
+        versions.update({package: importlib.metadata.version(package)
+                         for package in ("transformers", "tensorflow-text")})
+    info = {"name": name, **described, "version": version, "labels": list(labels),
             "signature": {"name": SIGNATURE, "inputs": {"text": "string [batch]"},
                           "outputs": {"probabilities": f"float32 [batch, {len(labels)}]",
                                       "label": "string [batch]", "label_id": "int64 [batch]"}},
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": {"tl_text": tl_text.__version__, "tensorflow": tf.__version__,
-                         "tf_keras": tf_keras.__version__}}
+            "versions": versions}
     clashes = sorted(set(extra) & set(info))
     if clashes:
         raise ConfigError(f"metadata keys {clashes} are set by export_model; rename them")

@@ -10,6 +10,10 @@ import tensorflow as tf
 import tf_keras
 
 from tl_text.data.dataset import TextDataset
+from tl_text.errors import ConfigError
+from tl_text.training.schedules import OneCycle
+
+SCHEDULES = ("constant", "onecycle")
 
 
 @dataclass
@@ -32,10 +36,17 @@ def text_batches(dataset: TextDataset, batch_size: int, shuffle_seed: int | None
 
 def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = None,
         epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3,
-        patience: int = 2, seed: int = 0, verbose: int = 1) -> FitResult:
+        patience: int = 2, seed: int = 0, verbose: int = 1,
+        schedule: str = "constant") -> FitResult:
     """Adam + sparse cross-entropy; with `valid`, early stopping on validation loss that
-    restores the best epoch's weights."""
-    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
+    restores the best epoch's weights. `schedule="onecycle"` cycles the learning rate over
+    `epochs` with `learning_rate` as its peak."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
+    rate = learning_rate
+    if schedule == "onecycle":
+        rate = OneCycle(learning_rate, epochs * -(-len(train) // batch_size))
+    model.compile(optimizer=tf_keras.optimizers.Adam(rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = []
     if valid is not None:

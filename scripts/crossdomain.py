@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Cross-domain accuracy matrix; same as `tl-text crossdomain`. See --help."""
+
+import sys
+
+from tl_text.experiments.crossdomain import main
+
+if __name__ == "__main__":
+    sys.exit(main())

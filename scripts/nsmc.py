@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Korean NSMC track; same as `tl-text nsmc`. See --help."""
+
+import sys
+
+from tl_text.experiments.nsmc import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Transformer classifiers: loading, truncation, both trainers, save/load, lr_find, schedules."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tl_text.errors import ConfigError
+from tl_text.models.transformer import TransformerClassifier
+from tl_text.training.schedules import OneCycle, WarmupLinearDecay
+from tl_text.training.transformer_fit import fit_transformer, lr_find
+
+LONG = " ".join(f"word{i}" for i in range(400))
+
+
+@pytest.fixture(scope="module")
+def reviews(imdb):
+    """40 stratified IMDB training reviews and 20 test reviews."""
+    return imdb["train"].fraction(0.0016, seed=1), imdb["test"].fraction(0.0008, seed=1)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return TransformerClassifier.from_pretrained("minilm", ("neg", "pos"), max_length=64)
+
+
+def test_packaged_minilm_loads_as_a_bert_classifier(minilm):
+    assert type(minilm.model).__name__ == "TFBertForSequenceClassification"
+    assert minilm.label_names == ("neg", "pos")
+    assert minilm.input_names == ["input_ids", "attention_mask", "token_type_ids"]
+    ids = minilm.token_ids(["A wonderful film!"])[0]
+    assert minilm.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "a", "wonderful", "film",
+                                                          "!", "[SEP]"]
+
+
+def test_tiny_electra_loads_by_path(tiny_electra):
+    clf = TransformerClassifier.from_pretrained(tiny_electra, ("neg", "pos"), max_length=32)
+    assert type(clf.model).__name__ == "TFElectraForSequenceClassification"
+    probs = clf.predict_proba(["good", "bad movie", ""])
+    assert probs.shape == (3, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-6)
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head+tail"])
+def test_truncation_keeps_the_promised_tokens(minilm, truncation):
+    clf = TransformerClassifier(minilm.model, minilm.tokenizer, 34, truncation)
+    full = clf.tokenizer(LONG, add_special_tokens=False)["input_ids"]
+    ids = clf.token_ids([LONG, "short text"])
+    assert len(ids[0]) == 34 and ids[0][0] == clf.tokenizer.cls_token_id
+    assert ids[0][-1] == clf.tokenizer.sep_token_id
+    body = ids[0][1:-1]
+    expected = {"head": full[:32], "tail": full[-32:], "head+tail": full[:8] + full[-24:]}
+    assert body == expected[truncation]
+    assert len(ids[1]) == 4  # short texts are left alone
+
+
+def test_predictions_do_not_depend_on_batch_composition(minilm, reviews):
+    texts = reviews[1].texts[:6]
+    together = minilm.predict_proba(texts, batch_size=4)
+    alone = np.concatenate([minilm.predict_proba([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("trainer", ["native", "ktrain"])
+def test_minilm_trains_and_round_trips(minilm, reviews, trainer, tmp_path):
+    train, test = reviews
+    before = minilm.predict_proba(test.texts)
+    result = fit_transformer(minilm, train, test, epochs=1, batch_size=8,
+                             learning_rate=5e-5, trainer=trainer, verbose=0)
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(result.history["loss"]) == 1 and result.seconds_per_epoch > 0
+    after = minilm.predict_proba(test.texts)
+    assert not np.allclose(before, after)  # the weights moved
+
+    minilm.save_pretrained(tmp_path / "clf", metadata={"trained_on": "imdb"})
+    settings = json.loads((tmp_path / "clf" / "tl_text.json").read_text())
+    assert settings == {"max_length": 64, "truncation": "head", "label_names": ["neg", "pos"],
+                        "metadata": {"trained_on": "imdb"}}
+    loaded = TransformerClassifier.from_pretrained(tmp_path / "clf")
+    assert (loaded.max_length, loaded.truncation) == (64, "head")
+    assert np.allclose(loaded.predict_proba(test.texts), after, atol=1e-6)
+
+
+@pytest.mark.parametrize("trainer", ["native", "ktrain"])
+def test_electra_trains_with_both_trainers(tiny_electra, reviews, trainer, tmp_path):
+    clf = TransformerClassifier.from_pretrained(tiny_electra, ("neg", "pos"), max_length=32,
+                                                truncation="head+tail")
+    result = fit_transformer(clf, reviews[0], None, epochs=1, batch_size=8,
+                             learning_rate=1e-3, trainer=trainer, verbose=0)
+    assert list(result.history) == ["loss", "accuracy"]
+    assert np.isfinite(result.history["loss"][0])
+    clf.save_pretrained(tmp_path / "electra")
+    loaded = TransformerClassifier.from_pretrained(tmp_path / "electra")
+    assert loaded.truncation == "head+tail"
+    assert np.allclose(loaded.predict_proba(reviews[1].texts),
+                       clf.predict_proba(reviews[1].texts), atol=1e-6)
+
+
+def test_frozen_features_are_mean_pooled(minilm):
+    features = minilm.features(["A wonderful film.", "Awful.", "A wonderful film."])
+    assert features.shape == (3, 384)
+    assert np.allclose(features[0], features[2], atol=1e-5)
+    assert not np.allclose(features[0], features[1])
+
+
+def test_lr_find_saves_a_plot_and_restores_the_weights(tiny_electra, reviews, tmp_path):
+    clf = TransformerClassifier.from_pretrained(tiny_electra, ("neg", "pos"), max_length=32)
+    before = clf.predict_proba(reviews[1].texts)
+    found = lr_find(clf, reviews[0], tmp_path / "lr.png", batch_size=4, start_lr=1e-5,
+                    verbose=0)
+    assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(found["lrs"]) == len(found["losses"]) == 10
+    assert found["lrs"] == sorted(found["lrs"]) and found["lrs"][0] == pytest.approx(1e-5)
+    assert np.allclose(clf.predict_proba(reviews[1].texts), before, atol=1e-6)
+
+
+def test_schedules_have_the_documented_shape():
+    warm = WarmupLinearDecay(1e-4, total_steps=100, warmup_steps=10)
+    assert [float(warm(s)) for s in (0, 5, 10, 55, 100)] == pytest.approx(
+        [0, 5e-5, 1e-4, 5e-5, 0], abs=1e-9)
+    cycle = OneCycle(1e-3, total_steps=100)
+    assert [float(cycle(s)) for s in (0, 45, 90, 100)] == pytest.approx(
+        [1e-4, 1e-3, 1e-4, 1e-6], rel=1e-4)
+
+
+def test_bad_settings_are_clear_errors(minilm, tmp_path):
+    with pytest.raises(ConfigError, match="truncation must be one of"):
+        TransformerClassifier(minilm.model, minilm.tokenizer, 64, "middle")
+    with pytest.raises(ConfigError, match="leaves no room"):
+        TransformerClassifier(minilm.model, minilm.tokenizer, 2)
+    with pytest.raises(ConfigError, match="cannot load pretrained model"):
+        TransformerClassifier.from_pretrained(tmp_path / "nothing-here")
+    with pytest.raises(ConfigError, match="trainer must be one of"):
+        fit_transformer(minilm, None, trainer="keras")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(FileExistsError, match="already exists"):
+        minilm.save_pretrained(tmp_path / "taken")
+
+
+def test_lr_find_command(tiny_electra, data_dir, tmp_path, capsys):
+    from tl_text.cli import main
+
+    assert main(["lr-find", "books", "--pretrained", str(tiny_electra), "--fraction", "0.02",
+                 "--max-length", "32", "--batch-size", "4", "--start-lr", "1e-5",
+                 "--data-dir", str(data_dir), "--out", str(tmp_path / "lr.png")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["plot"] == str(tmp_path / "lr.png") and report["valley_lr"] > 0
+    assert (tmp_path / "lr.png").stat().st_size > 1000
