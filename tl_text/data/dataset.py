@@ -7,6 +7,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from tl_text.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Example:
@@ -85,7 +87,7 @@ class TextDataset:
         For the same data and seed the same ids come back, whatever order the data was read in.
         """
         if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+            raise ConfigError(f"fraction must be in (0, 1], got {fraction}")
         if fraction == 1:
             return self
         chosen = [idx[:round(fraction * len(idx))]
@@ -96,7 +98,7 @@ class TextDataset:
     def split(self, validation: float = 0.1, seed: int = 0) -> tuple["TextDataset", "TextDataset"]:
         """Stratified (train, validation) split; validation holds round(validation * class size)."""
         if not 0 < validation < 1:
-            raise ValueError(f"validation must be in (0, 1), got {validation}")
+            raise ConfigError(f"validation must be in (0, 1), got {validation}")
         train, valid = [], []
         for idx in self._shuffled_class_indices(seed):
             cut = round(validation * len(idx))
@@ -124,7 +126,7 @@ def concat(name: str, datasets: Sequence[TextDataset]) -> TextDataset:
     label_names = datasets[0].label_names
     for ds in datasets[1:]:
         if ds.label_names != label_names:
-            raise ValueError(f"cannot join {ds.name} {ds.label_names} with {label_names}")
+            raise ConfigError(f"cannot join {ds.name} {ds.label_names} with {label_names}")
     keys = sorted({k for ds in datasets for k in ds.extra})
     return TextDataset(
         name,

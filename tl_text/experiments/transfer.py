@@ -42,7 +42,7 @@ ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr", "bert", "bert-tr
         "frozen-lr")
 CNN_ARMS = ("glove", "amazon-emb", "finetune")
 TRANSFORMER_ARMS = ("bert", "bert-transfer", "frozen-lr")
-DEFAULT_ARMS = (*ARMS, "glove+nb-lr", "finetune+nb-lr")
+DEFAULT_ARMS = (*CNN_ARMS, "tfidf-lr", "nb-lr", "glove+nb-lr", "finetune+nb-lr")
 MODELS = ("kim", "denil")
 
 
