@@ -33,23 +33,33 @@ def imdb_small(imdb):
 
 
 @pytest.fixture(scope="session")
-def tiny_electra(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer ELECTRA classifier (hidden size 32) with the packaged
-    MiniLM uncased WordPiece vocabulary, saved in the Hugging Face layout."""
-    import tensorflow as tf
-    from transformers import ElectraConfig, ElectraTokenizerFast, TFElectraForSequenceClassification
+def make_tiny_electra():
+    """Builder: a randomly initialised 2-layer ELECTRA classifier (hidden size 32) over a
+    WordPiece `vocab_file`, saved in the Hugging Face layout in `folder`."""
+    def build(folder: Path, vocab_file: Path, strip_accents=None, max_positions=512) -> Path:
+        import tensorflow as tf
+        from transformers import (ElectraConfig, ElectraTokenizerFast,
+                                  TFElectraForSequenceClassification)
 
+        tokenizer = ElectraTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True,
+                                         strip_accents=strip_accents)
+        config = ElectraConfig(vocab_size=tokenizer.vocab_size, embedding_size=16,
+                               hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=max_positions,
+                               num_labels=2)
+        tf.random.set_seed(0)
+        model = TFElectraForSequenceClassification(config)
+        model(model.dummy_inputs)
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        return folder
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_electra(tmp_path_factory, make_tiny_electra) -> Path:
+    """The tiny ELECTRA with the packaged MiniLM uncased WordPiece vocabulary."""
     from tl_text.models.transformer import resolve_pretrained
 
-    folder = tmp_path_factory.mktemp("tiny-electra")
-    tokenizer = ElectraTokenizerFast(vocab_file=str(Path(resolve_pretrained("minilm")) /
-                                                    "vocab.txt"), do_lower_case=True)
-    config = ElectraConfig(vocab_size=tokenizer.vocab_size, embedding_size=16, hidden_size=32,
-                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                           max_position_embeddings=512, num_labels=2)
-    tf.random.set_seed(0)
-    model = TFElectraForSequenceClassification(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return make_tiny_electra(tmp_path_factory.mktemp("tiny-electra"),
+                             Path(resolve_pretrained("minilm")) / "vocab.txt")

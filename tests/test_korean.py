@@ -148,26 +148,14 @@ def test_bad_arms_exit_2(arms, message, tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny_korean_electra(tmp_path_factory, tokenizer):
-    """A randomly initialised 2-layer ELECTRA classifier (hidden size 32) whose vocabulary is
-    the WordPiece vocabulary learnt on NSMC, saved in the Hugging Face layout."""
-    from transformers import ElectraConfig, ElectraTokenizerFast, TFElectraForSequenceClassification
-
+def tiny_korean_electra(tmp_path_factory, tokenizer, make_tiny_electra):
+    """The tiny ELECTRA over the WordPiece vocabulary learnt on NSMC."""
     folder = tmp_path_factory.mktemp("ko-electra")
-    vocabulary = wordpiece_vocabulary(tokenizer)
-    (folder / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    (folder / "vocab.txt").write_text("\n".join(wordpiece_vocabulary(tokenizer)) + "\n",
+                                      encoding="utf-8")
     # strip_accents=False: BERT's accent stripping would decompose Hangul into jamo
-    hf_tokenizer = ElectraTokenizerFast(vocab_file=str(folder / "vocab.txt"),
-                                        do_lower_case=True, strip_accents=False)
-    config = ElectraConfig(vocab_size=len(vocabulary), embedding_size=16, hidden_size=32,
-                           num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                           max_position_embeddings=128, num_labels=2)
-    tf.random.set_seed(0)
-    model = TFElectraForSequenceClassification(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(folder, safe_serialization=True)
-    hf_tokenizer.save_pretrained(folder)
-    return folder
+    return make_tiny_electra(folder, folder / "vocab.txt", strip_accents=False,
+                             max_positions=128)
 
 
 def test_transformer_arm_loads_a_korean_model_by_path(tiny_korean_electra, tokenizer, data_dir,
