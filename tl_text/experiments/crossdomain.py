@@ -22,9 +22,7 @@ a 10 % validation split of the training reviews), `tfidf-lr`, `nb-lr`.
 from __future__ import annotations
 
 import argparse
-import csv
 import io
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -32,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_text.atomic import atomic_write
 from tl_text.data import TextDataset, concat, load_corpus
 from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
 from tl_text.errors import ConfigError, DataError
+from tl_text.experiments.report import write_files
 
 DOMAINS = ("imdb", "books", "dvd", "electronics", "kitchen", "amazon")
 BLITZER = ("books", "dvd", "electronics", "kitchen")
@@ -270,14 +268,7 @@ def write_results(out: Path, config: dict, rows: list[dict], summary: str,
     """results.json, results.csv, results.md and results.png (heatmaps) in `out`."""
     payload = {"config": config, "elapsed_seconds": round(elapsed, 1), "rows": rows,
                "matrices": matrices(rows)}
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return [atomic_write(out / "results.json", json.dumps(payload, indent=2).encode()),
-            atomic_write(out / "results.csv", buffer.getvalue().encode()),
-            atomic_write(out / "results.md", (summary + "\n").encode()),
-            atomic_write(out / "results.png", heatmaps(rows))]
+    return write_files(out, payload, rows, summary, heatmaps(rows))
 
 
 def heatmaps(rows: list[dict]) -> bytes:

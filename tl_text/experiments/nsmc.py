@@ -23,9 +23,6 @@ every arm, so a stopped run keeps the arms it finished.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -33,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_text.atomic import atomic_write
 from tl_text.data import TextDataset, load_nsmc
 from tl_text.errors import ConfigError
+from tl_text.experiments.report import write_files
 
 MODELS = ("kim", "tfidf-lr", "nb-lr", "transformer")
 UNITS = ("word", "char", "wordpiece")
@@ -240,13 +237,7 @@ def write_results(out: Path, config: dict, rows: list[dict], summary: str,
                   elapsed: float) -> list[Path]:
     """results.json, results.csv and results.md in `out`."""
     payload = {"config": config, "elapsed_seconds": round(elapsed, 1), "rows": rows}
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-    writer.writeheader()
-    writer.writerows(rows)
-    return [atomic_write(out / "results.json", json.dumps(payload, indent=2).encode()),
-            atomic_write(out / "results.csv", buffer.getvalue().encode()),
-            atomic_write(out / "results.md", (summary + "\n").encode())]
+    return write_files(out, payload, rows, summary)
 
 
 def _step(message: str) -> None:

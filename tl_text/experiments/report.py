@@ -44,17 +44,25 @@ def summarize(rows: list[dict]) -> str:
 def write_results(out: Path, config: dict, rows: list[dict], summary: str,
                   elapsed: float) -> list[Path]:
     """results.json, results.csv, results.md and results.png in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
     payload = {"config": config, "elapsed_seconds": round(elapsed, 1), "rows": rows,
                "summary": _summary_numbers(rows)}
+    return write_files(out, payload, rows, summary, _plot(rows))
+
+
+def write_files(out: Path, payload: dict, rows: list[dict], summary: str,
+                plot: bytes | None = None) -> list[Path]:
+    """Any experiment's results in `out`, each written atomically: results.json (`payload`),
+    results.csv (`rows`), results.md (`summary`) and, when given, results.png (`plot`)."""
+    out.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
     writer.writeheader()
     writer.writerows(rows)
     written = [atomic_write(out / "results.json", json.dumps(payload, indent=2).encode()),
                atomic_write(out / "results.csv", buffer.getvalue().encode()),
-               atomic_write(out / "results.md", (summary + "\n").encode()),
-               atomic_write(out / "results.png", _plot(rows))]
+               atomic_write(out / "results.md", (summary + "\n").encode())]
+    if plot is not None:
+        written.append(atomic_write(out / "results.png", plot))
     return written
 
 
