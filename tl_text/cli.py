@@ -44,6 +44,13 @@ def _lr_find(args) -> None:
                       **{k: v for k, v in found.items() if k not in ("lrs", "losses")}}))
 
 
+def _add_module_command(commands, name: str, module) -> None:
+    """A sub-command whose module has `add_arguments` and `run_from_args`."""
+    command = commands.add_parser(name, help=module.__doc__.split("\n")[0])
+    module.add_arguments(command)
+    command.set_defaults(run=module.run_from_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tl_text.experiments import crossdomain, nsmc, transfer
     from tl_text.export import predict, serve
@@ -65,17 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--skip-empty", action="store_true", help="drop empty documents")
     desc.set_defaults(run=_describe)
 
-    experiment = commands.add_parser("transfer", help=transfer.__doc__.split("\n")[0])
-    transfer.add_arguments(experiment)
-    experiment.set_defaults(run=transfer.run_from_args)
-
-    matrix = commands.add_parser("crossdomain", help=crossdomain.__doc__.split("\n")[0])
-    crossdomain.add_arguments(matrix)
-    matrix.set_defaults(run=crossdomain.run_from_args)
-
-    korean = commands.add_parser("nsmc", help=nsmc.__doc__.split("\n")[0])
-    nsmc.add_arguments(korean)
-    korean.set_defaults(run=nsmc.run_from_args)
+    for name, module in (("transfer", transfer), ("crossdomain", crossdomain), ("nsmc", nsmc)):
+        _add_module_command(commands, name, module)
 
     finder = commands.add_parser("lr-find", help="learning-rate range test for a transformer "
                                                  "classifier (ktrain), plotted as PNG")
@@ -94,13 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     finder.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
     finder.set_defaults(run=_lr_find)
 
-    classify = commands.add_parser("predict", help=predict.__doc__.split("\n")[0])
-    predict.add_arguments(classify)
-    classify.set_defaults(run=predict.run_from_args)
-
-    server = commands.add_parser("serve", help=serve.__doc__.split("\n")[0])
-    serve.add_arguments(server)
-    server.set_defaults(run=serve.run_from_args)
+    _add_module_command(commands, "predict", predict)
+    _add_module_command(commands, "serve", serve)
     return parser
 
 
