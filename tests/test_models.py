@@ -10,6 +10,7 @@ import tensorflow as tf
 import tf_keras
 from sklearn.metrics import roc_auc_score
 
+from tl_text.models.cnn import segment_kmax
 from tl_text.models import (KMaxPooling, SentenceVectorizer, denil_cnn, embedding_weights,
                             kim_cnn, make_vectorizer, split_sentences, standardize,
                             vectorizer_from_vocabulary, vocabulary)
@@ -68,12 +69,11 @@ def test_standardize_separates_quote_apostrophes_but_keeps_inner_ones():
         "we", "'ll", "see"]
 
 
-def test_split_sentences_pads_and_truncates():
+def test_split_sentences_splits_and_truncates():
     docs = tf.constant(["One. Two!  Three?<br /><br />Four", "No stop here", "A. B. C. D. E."])
-    sentences = split_sentences(docs, max_sentences=4).numpy().astype(str).tolist()
-    assert sentences == [["One.", "Two!", "Three?", "Four"],
-                         ["No stop here", "", "", ""],
-                         ["A.", "B.", "C.", "D."]]
+    sentences = split_sentences(docs, max_sentences=4).to_list()
+    assert [[s.decode() for s in doc] for doc in sentences] == [
+        ["One.", "Two!", "Three?", "Four"], ["No stop here"], ["A.", "B.", "C.", "D."]]
 
 
 def test_vectorizer_vocabulary_starts_with_padding_and_unknown(vectorizer):
@@ -126,6 +126,67 @@ def test_kmax_pooling_pools_the_axis_before_features_of_any_rank():
         top = np.sort(np.argsort(column)[-2:])
         np.testing.assert_array_equal(pooled[b, s, :, f], column[top])
     assert KMaxPooling.from_config(KMaxPooling(2).get_config()).k == 2
+
+
+def test_kmax_pooling_with_ids_pools_only_non_empty_rows():
+    values = tf.constant([[[1.0], [9.0], [5.0]], [[2.0], [8.0], [7.0]]])
+    ids = tf.constant([[[3, 4], [0, 0], [5, 0]], [[6, 0], [0, 0], [0, 0]]])
+    pooled = KMaxPooling(2)([values, ids]).numpy()
+    np.testing.assert_array_equal(pooled[..., 0], [[1.0, 5.0], [2.0, 0.0]])
+
+
+def test_segment_kmax_matches_sorting_each_segment():
+    rng = np.random.default_rng(0)
+    segments = np.sort(np.r_[rng.choice([0, 1, 4], size=40), 5, 6, 6])  # 2 and 3: empty
+    values = rng.normal(size=(43, 3)).astype(np.float32)
+    values[segments == 4] = values[segments == 4][0]  # ties: every value of segment 4 equal
+    pooled = segment_kmax(tf.constant(values), tf.constant(segments), k=3).numpy()
+    assert pooled.shape == (7, 3, 3)
+    for segment, feature in np.ndindex(7, 3):
+        column = values[segments == segment, feature]
+        expected = column[np.sort(np.argsort(-column, kind="stable")[:3])]
+        expected = np.pad(expected, (0, 3 - len(expected)))
+        np.testing.assert_array_equal(pooled[segment, :, feature], expected)
+
+
+def kim_reference(model, texts):
+    """Kim CNN by hand: each review's own tokens, no padding, numpy convolutions."""
+    ids = model.get_layer("vectorizer")(tf.constant(texts)).numpy()
+    embedding = embedding_weights(model)
+    convs = [layer for layer in model.layers if isinstance(layer, tf_keras.layers.Conv1D)]
+    dense = model.get_layer("probabilities")
+    probs = []
+    for row in ids:
+        tokens = embedding[row[row != 0]]
+        features = []
+        for conv in convs:
+            kernel, bias = conv.get_weights()
+            width = kernel.shape[0]
+            x = np.pad(tokens, [(0, max(width - len(tokens), 0)), (0, 0)])
+            windows = [np.einsum("wd,wdf->f", x[t:t + width], kernel) + bias
+                       for t in range(len(x) - width + 1)]
+            features.append(np.maximum(np.max(windows, axis=0), 0))
+        logits = np.concatenate(features) @ dense.get_weights()[0] + dense.get_weights()[1]
+        probs.append(np.exp(logits) / np.exp(logits).sum())
+    return np.array(probs)
+
+
+def test_kim_cnn_convolves_each_review_on_its_own_tokens(vectorizer, matrix, imdb_small):
+    model = kim_cnn(vectorizer, matrix, filters=8)
+    texts = PROBE + ["Bad.", "so bad"] + imdb_small["test"].texts[:3]
+    np.testing.assert_allclose(model(tf.constant(texts)), kim_reference(model, texts),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_a_review_gets_the_same_probabilities_in_any_batch(name, vectorizer, matrix,
+                                                            imdb_small):
+    model = BUILDERS[name](vectorizer, matrix)
+    texts = PROBE + imdb_small["test"].texts[:13]
+    together = model(tf.constant(texts)).numpy()
+    for i, text in enumerate(texts):
+        np.testing.assert_allclose(model(tf.constant([text])).numpy()[0], together[i],
+                                   atol=1e-6)
 
 
 @pytest.mark.parametrize("name", BUILDERS)

@@ -99,12 +99,14 @@ def source_model(cfg: TransferConfig, glove) -> SourceModel:
 
     from tl_text.embeddings import build_matrix, save_word2vec, vectors_from_matrix
     from tl_text.models import embedding_weights, make_vectorizer, vocabulary
+    from tl_text.models.cnn import VERSION
     from tl_text.training import accuracy, fit, predict_proba
 
     amazon = load_amazon(cfg.data_dir).fraction(cfg.source_fraction, seed=0)
     settings, key = _cache_key(cfg, amazon, ("model", "source_epochs", "batch_size",
                                              "learning_rate", "patience", "max_tokens",
-                                             "sequence_length", "validation", "vectors"))
+                                             "sequence_length", "validation", "vectors"),
+                               cnn_version=VERSION)
     folder = Path(cfg.models_dir) / f"source-amazon-{cfg.model}-{key}"
     vectors_name = Path(cfg.vectors).name.split(".")[0]
     tuned_path = Path(cfg.embeddings_dir) / f"amazon-{cfg.model}-{vectors_name}-{key}.w2v.txt"
@@ -176,9 +178,10 @@ def transformer_source(cfg: TransferConfig) -> Path:
     return folder
 
 
-def _cache_key(cfg: TransferConfig, source: TextDataset, fields: tuple[str, ...]):
-    """The settings a cached source model depends on (its data included), and their hash."""
-    settings = {k: getattr(cfg, k) for k in fields}
+def _cache_key(cfg: TransferConfig, source: TextDataset, fields: tuple[str, ...], **extra):
+    """The settings a cached source model depends on (its data and `extra` included), and
+    their hash."""
+    settings = {**{k: getattr(cfg, k) for k in fields}, **extra}
     settings["data"] = hashlib.sha1("\n".join(source.ids).encode()).hexdigest()[:12]
     return settings, hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 

@@ -6,6 +6,12 @@ Single Convolutional Neural Network" (sentence level, then document level convol
 
 Both take the vectoriser whose vocabulary indexes the rows of `embedding_matrix`
 (row 0 padding, row 1 "[UNK]"); the embedding layer is named "embedding".
+
+Padding costs nothing and changes nothing: the rows of token ids (documents for Kim,
+sentences for Denil) are packed back to back into one sequence, `gap` zero vectors apart,
+before the word convolution, and each row's outputs are pooled on their own. A review is
+≈ 230 tokens, so this skips 43 % of Kim's 400 positions and 84 % of Denil's 30 × 50 grid,
+and a document's probabilities do not depend on the batch it is in.
 """
 
 from __future__ import annotations
@@ -17,13 +23,149 @@ from tf_keras import layers
 
 from tl_text.models.text import split_sentences, vectorizer_from_vocabulary, vocabulary
 
+PADDINGS = ("valid", "same")
+VERSION = 2  # bumped when saved CNN weights stop fitting the models built here
+
+
+def _packed_layout(ids: tf.Tensor, gap: int, min_length: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """(tokens, first packed position) of every row of `ids` [..., T], rows flattened.
+
+    Token ids are left-aligned, 0 is padding. Rows shorter than `min_length` are given
+    pad tokens up to it; rows still empty take no room in the packed sequence.
+    """
+    lengths = tf.math.count_nonzero(tf.reshape(ids, [-1, tf.shape(ids)[-1]]), axis=1,
+                                    dtype=tf.int32)
+    lengths = tf.maximum(lengths, min_length)
+    spans = tf.where(lengths > 0, lengths + gap, 0)
+    return lengths, gap + tf.cumsum(spans, exclusive=True)
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class PackRows(layers.Layer):
+    """Token ids [..., T] -> frames [n, frame_length + 2 * gap] of one packed sequence.
+
+    The sequence is `gap` zeros, then every row's tokens, each row followed by `gap` zeros;
+    with gap >= width - 1 ("valid") or width // 2 ("same"), no convolution window mixes two
+    rows. It is cut into frames that overlap by 2 * gap, so that a "valid" convolution of
+    the frames (a batch the convolution kernels run in parallel) gives the convolution of
+    the whole sequence: its first `frame_length` outputs per frame, frames one after another.
+    """
+
+    def __init__(self, gap: int, min_length: int = 0, frame_length: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        self.gap, self.min_length, self.frame_length = gap, min_length, frame_length
+
+    def call(self, ids):
+        rows = tf.reshape(ids, [-1, tf.shape(ids)[-1]])
+        lengths, starts = _packed_layout(ids, self.gap, self.min_length)
+        tokens = tf.where(rows != 0)  # [n, (row, column)], row by row
+        at = tf.gather(starts, tokens[:, 0]) + tf.cast(tokens[:, 1], tf.int32)
+        size = self.gap + tf.reduce_sum(tf.where(lengths > 0, lengths + self.gap, 0))
+        frames = -(-size // self.frame_length)
+        packed = tf.scatter_nd(at[:, tf.newaxis], tf.gather_nd(rows, tokens),
+                               [frames * self.frame_length + 2 * self.gap])
+        return tf.signal.frame(packed, self.frame_length + 2 * self.gap, self.frame_length)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([None, self.frame_length + 2 * self.gap])
+
+    def get_config(self):
+        return {**super().get_config(), "gap": self.gap, "min_length": self.min_length,
+                "frame_length": self.frame_length}
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class ZeroPadVectors(layers.Layer):
+    """[vectors [..., dim], ids [...]] -> the vectors with those of id 0 (padding) zeroed."""
+
+    def call(self, inputs):
+        vectors, ids = inputs
+        return vectors * tf.cast(ids != 0, vectors.dtype)[..., tf.newaxis]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+def segment_kmax(values: tf.Tensor, segments: tf.Tensor, k: int) -> tf.Tensor:
+    """Per segment and feature, the `k` largest of `values` [n, features] in their order.
+
+    `segments` [n] is sorted. Returns [last segment + 1, k, features]; missing values
+    (segments with fewer than k values, or none) are 0.
+    """
+    position = tf.range(tf.shape(values)[0])[:, tf.newaxis]
+    picked, picked_at = [], []
+    for step in range(k):
+        best = tf.math.segment_max(values, segments)
+        picked.append(best)
+        if k == 1:
+            break
+        is_best = (values == tf.gather(best, segments)) & (values > -np.inf)
+        at = tf.math.segment_min(tf.where(is_best, position, tf.int32.max), segments)
+        picked_at.append(at)
+        if step < k - 1:
+            values = tf.where(position == tf.gather(at, segments), -np.inf, values)
+    picked = tf.stack(picked, axis=1)  # [segments, k, features]
+    picked = tf.where(picked > -np.inf, picked, 0.0)
+    if k == 1:
+        return picked
+    order = tf.argsort(tf.stack(picked_at, axis=-1), axis=-1, stable=True)  # [seg, feat, k]
+    kept = tf.gather(tf.linalg.matrix_transpose(picked), order, batch_dims=2)
+    return tf.linalg.matrix_transpose(kept)
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class PackedKMaxPooling(layers.Layer):
+    """[valid convolution of `PackRows` frames, ids [..., T]] -> [..., k * features]:
+    k-max pooling over each row's own outputs (same `gap` and `min_length` as `PackRows`).
+
+    `padding="same"` pools one output per token, centred on it as a "same" convolution
+    would be; "valid" one per window of `width` tokens in the row (a single one, padded
+    with zero vectors, for a row shorter than `width`). Empty rows give 0.
+    """
+
+    def __init__(self, k: int, width: int, gap: int, min_length: int = 0,
+                 padding: str = "same", **kwargs):
+        super().__init__(**kwargs)
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
+        self.k, self.width, self.gap = k, width, gap
+        self.min_length, self.padding = min_length, padding
+
+    def call(self, inputs):
+        outputs, ids = inputs
+        frame_length = tf.shape(outputs)[1] - (2 * self.gap - self.width + 1)
+        outputs = tf.reshape(outputs[:, :frame_length], [-1, outputs.shape[-1]])
+        lengths, starts = _packed_layout(ids, self.gap, self.min_length)
+        if self.padding == "same":
+            first, windows = starts - (self.width - 1) // 2, lengths
+        else:
+            first, windows = starts, tf.maximum(lengths - self.width + 1, 1)
+        kept = lengths > 0
+        positions = tf.ragged.range(tf.boolean_mask(first, kept),
+                                    tf.boolean_mask(first + windows, kept))
+        pooled = segment_kmax(tf.gather(outputs, positions.flat_values),
+                              positions.value_rowids(), self.k)
+        pooled = tf.scatter_nd(tf.cast(tf.where(kept), tf.int32), pooled,
+                               [tf.size(lengths), self.k, outputs.shape[-1]])
+        features = self.k * outputs.shape[-1]
+        return tf.reshape(pooled, tf.concat([tf.shape(ids)[:-1], [features]], 0))
+
+    def compute_output_shape(self, input_shape):
+        ids_shape = tf.TensorShape(input_shape[1])
+        return ids_shape[:-1].concatenate([self.k * input_shape[0][-1]])
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "width": self.width, "gap": self.gap,
+                "min_length": self.min_length, "padding": self.padding}
+
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
 class KMaxPooling(layers.Layer):
     """Keep the `k` largest values of every feature map, in their original order.
 
     Pools the steps axis, the one before the feature axis: [..., steps, features] ->
-    [..., k, features]. Needs at least `k` steps.
+    [..., k, features]. Called on [values, ids [..., steps, T]], it pools only the steps
+    whose row of ids is not all padding (0 where fewer than `k` are). Needs `k` steps.
     """
 
     def __init__(self, k: int, **kwargs):
@@ -31,13 +173,18 @@ class KMaxPooling(layers.Layer):
         self.k = k
 
     def call(self, inputs):
-        maps = tf.linalg.matrix_transpose(inputs)  # [..., features, steps]
+        values, ids = inputs if isinstance(inputs, (list, tuple)) else (inputs, None)
+        if ids is not None:
+            values = tf.where(tf.reduce_any(ids != 0, axis=-1)[..., tf.newaxis], values, -np.inf)
+        maps = tf.linalg.matrix_transpose(values)  # [..., features, steps]
         top = tf.math.top_k(maps, k=self.k, sorted=False).indices
-        kept = tf.gather(maps, tf.sort(top), batch_dims=-1)
-        return tf.linalg.matrix_transpose(kept)
+        kept = tf.linalg.matrix_transpose(tf.gather(maps, tf.sort(top), batch_dims=-1))
+        return kept if ids is None else tf.where(kept > -np.inf, kept, 0.0)
 
     def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape)[:-2].concatenate([self.k, input_shape[-1]])
+        shape = input_shape[0] if isinstance(input_shape, (list, tuple)) else input_shape
+        shape = tf.TensorShape(shape)
+        return shape[:-2].concatenate([self.k, shape[-1]])
 
     def get_config(self):
         return {**super().get_config(), "k": self.k}
@@ -57,8 +204,8 @@ class SentenceVectorizer(layers.Layer):
 
     def call(self, documents):
         sentences = split_sentences(documents, self.max_sentences)
-        ids = self.words(tf.reshape(sentences, [-1]))
-        return tf.reshape(ids, [-1, self.max_sentences, self.words_per_sentence])
+        ids = sentences.with_flat_values(self.words(sentences.flat_values))
+        return ids.to_tensor(shape=[None, self.max_sentences, self.words_per_sentence])
 
     def vocabulary_size(self) -> int:
         return self.words.vocabulary_size()
@@ -86,11 +233,13 @@ def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
             dropout: float = 0.5, name: str = "kim_cnn") -> tf_keras.Model:
     """Kim (2014): parallel convolutions of several widths, max over time, dropout, softmax."""
     texts = layers.Input(shape=(), dtype=tf.string, name="text")
-    ids = vectorizer(texts)
+    ids = vectorizer(texts)  # [batch, T]
+    gap = max(filter_sizes) - 1
+    packed = PackRows(gap, min_length=1)(ids)
     embedding = _embedding(embedding_matrix, vectorizer.vocabulary_size(), trainable_embeddings)
-    x = embedding(ids)
-    pooled = [layers.GlobalMaxPooling1D()(layers.Conv1D(filters, width, activation="relu")(x))
-              for width in filter_sizes]
+    x = ZeroPadVectors()([embedding(packed), packed])
+    pooled = [PackedKMaxPooling(1, width, gap, min_length=1, padding="valid")(
+        [layers.Conv1D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
@@ -115,13 +264,15 @@ def denil_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     sentences = SentenceVectorizer(vocabulary(vectorizer), max_sentences, words_per_sentence,
                                    name="sentence_vectorizer")
     embedding = _embedding(embedding_matrix, sentences.vocabulary_size(), trainable_embeddings)
-    x = embedding(sentences(texts))  # [batch, S, W, dim]
-    x = layers.Conv2D(sentence_filters, (1, sentence_width), padding="same")(x)  # along words
-    x = KMaxPooling(k_sentence)(x)  # [batch, S, k_sentence, filters]
-    x = layers.Reshape((max_sentences, k_sentence * sentence_filters))(x)
+    ids = sentences(texts)  # [batch, S, W]
+    gap = sentence_width // 2
+    packed = PackRows(gap)(ids)  # the sentences back to back
+    x = ZeroPadVectors()([embedding(packed), packed])
+    x = layers.Conv1D(sentence_filters, sentence_width)(x)  # along words
+    x = PackedKMaxPooling(k_sentence, sentence_width, gap)([x, ids])  # [batch, S, k * filters]
     x = layers.Activation(activation, name="sentence_vectors")(x)
     x = layers.Conv1D(document_filters, document_width, padding="same")(x)
-    x = KMaxPooling(k_document)(x)
+    x = KMaxPooling(k_document)([x, ids])
     x = layers.Activation(activation)(layers.Flatten()(x))
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)

@@ -34,15 +34,14 @@ def standardize(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(text, r"(\w)'(s|re|ve|ll|m|d)\b", r"\1 '\2")
 
 
-def split_sentences(documents: tf.Tensor, max_sentences: int) -> tf.Tensor:
-    """Documents [batch] -> sentences [batch, max_sentences], padded with "" or truncated.
+def split_sentences(documents: tf.Tensor, max_sentences: int) -> tf.RaggedTensor:
+    """Documents [batch] -> sentences [batch, (at most max_sentences)], a RaggedTensor.
 
     A sentence ends at `.`, `!` or `?` followed by whitespace, at a line break or at `<br />`.
     """
     text = tf.strings.regex_replace(documents, _BREAK + r"|([.!?])\s+", "\\1\n")
     text = tf.strings.strip(tf.strings.regex_replace(text, r"\s*\n\s*", "\n"))
-    sentences = tf.strings.split(text, sep="\n")
-    return sentences.to_tensor(default_value="", shape=[None, max_sentences])
+    return tf.strings.split(text, sep="\n")[:, :max_sentences]
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
