@@ -1,6 +1,7 @@
-"""Serving speed of an exported Kim CNN or MiniLM: SavedModel vs. in-memory, and REST.
+"""Serving speed of an exported Kim CNN, Denil CNN or MiniLM: SavedModel vs. in-memory, REST.
 
     TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --model denil
     TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --limit 1000 --requests 100
     TL_TEXT_DATA=../shared/data python benchmarks/bench_export.py --model minilm
 
@@ -13,7 +14,8 @@
 
 The Kim CNN has the experiment's size (30,000-token vocabulary adapted on the reviews scored,
 400 tokens, 50-d embeddings, 100 filters of widths 3, 4, 5) and untrained weights: its speed
-does not depend on their values.
+does not depend on their values. `--model denil`: the Denil CNN on the same vocabulary
+(30 sentences of up to 50 words), no REST test by default.
 
 `--model minilm`: all-MiniLM-L6-v2 with a fresh 2-class head, 256 tokens, head+tail
 truncation, exported with in-graph WordPiece tokenisation, against the in-memory
@@ -38,6 +40,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 DEFAULTS = {"kim": {"limit": None, "batch_sizes": [256, 1024], "repeats": 3, "requests": 2000},
+            "denil": {"limit": None, "batch_sizes": [256, 1024], "repeats": 3, "requests": 0},
             "minilm": {"limit": 2000, "batch_sizes": [64], "repeats": 1, "requests": 0}}
 SERVE = """
 import argparse, sys
@@ -48,13 +51,13 @@ serve.run_from_args(parser.parse_args(sys.argv[1:]))
 """
 
 
-def build_model(texts: list[str]):
+def build_model(texts: list[str], name: str):
     import tf_keras
-    from tl_text.models import kim_cnn, make_vectorizer
+    from tl_text.models import denil_cnn, kim_cnn, make_vectorizer
     tf_keras.utils.set_random_seed(0)
     vectorizer = make_vectorizer(texts, max_tokens=30_000, sequence_length=400)
     matrix = np.random.default_rng(0).normal(0, 0.1, (vectorizer.vocabulary_size(), 50))
-    return kim_cnn(vectorizer, matrix)
+    return (kim_cnn if name == "kim" else denil_cnn)(vectorizer, matrix)
 
 
 def docs_per_second(predict, texts: list[str], repeats: int):
@@ -160,8 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
     parser.add_argument("--model", choices=sorted(DEFAULTS), default="kim")
-    parser.add_argument("--limit", type=int, help="score only N test reviews (kim: the first "
-                        "N; minilm: a stratified N, default 2,000)")
+    parser.add_argument("--limit", type=int, help="score only N test reviews (CNNs: the "
+                        "first N; minilm: a stratified N, default 2,000)")
     parser.add_argument("--batch-sizes", type=lambda s: [int(v) for v in s.split(",")])
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--clients", type=int, default=8)
@@ -175,9 +178,9 @@ def main() -> None:
     from tl_text.data import load_imdb
     from tl_text.export import export_model, load_exported
     test = load_imdb(("test",), data_dir=args.data_dir)["test"]
-    if args.model == "kim":
+    if args.model in ("kim", "denil"):
         texts = test.texts[:args.limit]
-        model = build_model(texts)
+        model = build_model(texts, args.model)
     else:
         from tl_text.models.transformer import TransformerClassifier
         texts = test.fraction(min(1.0, args.limit / len(test)), seed=0).texts

@@ -297,3 +297,18 @@ def test_fit_with_a_one_cycle_schedule(imdb_small, vectorizer, matrix):
     # the rate of the last of 8 steps (400 reviews / 100 x 2 epochs) of a cycle peaking at 1e-2
     assert float(model.optimizer.learning_rate) == pytest.approx(float(OneCycle(1e-2, 8)(7)))
     assert float(OneCycle(1e-2, 8)(7)) == pytest.approx(1.5e-3, rel=1e-3)
+
+
+def test_early_stopping_waits_for_min_epochs_but_keeps_the_best_epoch():
+    from tl_text.training.keras_fit import EarlyStopping
+
+    model = tf_keras.Sequential([tf_keras.layers.Dense(1, input_shape=(2,))])
+    stopper = EarlyStopping(3, monitor="val_loss", patience=1, restore_best_weights=True)
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    stopped = []
+    for epoch, loss in enumerate([0.5, 0.9, 0.8, 0.7]):
+        model.stop_training = False
+        stopper.on_epoch_end(epoch, {"val_loss": loss})
+        stopped.append(model.stop_training)
+    assert stopped == [False, False, True, True] and stopper.best_epoch == 0

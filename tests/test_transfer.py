@@ -90,3 +90,25 @@ def test_fraction_must_be_in_range(value, capsys):
     with pytest.raises(SystemExit):
         main(["transfer", "--fraction", value])
     assert "fractions must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_keeps_the_seeds_it_finished(tmp_path, data_dir, monkeypatch):
+    from tl_text.experiments import transfer
+
+    fitted = []
+    original = transfer.run_linear_arm
+
+    def fail_on_second_seed(arm, train, test):
+        fitted.append(arm)
+        if len(fitted) > 1:
+            raise KeyboardInterrupt
+        return original(arm, train, test)
+
+    monkeypatch.setattr(transfer, "run_linear_arm", fail_on_second_seed)
+    cfg = transfer.TransferConfig(fractions=[0.01], seeds=2, arms=["nb-lr"], test_fraction=0.02,
+                                  data_dir=str(data_dir), out=str(tmp_path / "out"))
+    with pytest.raises(KeyboardInterrupt):
+        transfer.run(cfg)
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    assert [(r["arm"], r["seed"]) for r in rows] == [("nb-lr", 0)]
+    assert "| nb-lr |" in (tmp_path / "out" / "results.md").read_text()

@@ -56,6 +56,7 @@ class TransferConfig:
     model: str = "denil"
     epochs: int = 20
     patience: int = 2
+    min_epochs: int = 4
     source_epochs: int = 8
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -210,7 +211,8 @@ def run_cnn_arm(arm: str, cfg: TransferConfig, train: TextDataset, test: TextDat
     if arm == "finetune":
         _copy_non_embedding_weights(source.model, model)
     result = fit(model, fit_train, valid, cfg.epochs, cfg.batch_size, cfg.learning_rate,
-                 cfg.patience, seed=seed, verbose=cfg.verbose, schedule=cfg.schedule)
+                 cfg.patience, seed=seed, verbose=cfg.verbose, schedule=cfg.schedule,
+                 min_epochs=cfg.min_epochs)
     return predict_proba(model, test.texts), {
         "epochs": result.best_epoch + 1, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
         "notes": "; ".join(notes)}
@@ -316,10 +318,10 @@ def run(cfg: TransferConfig) -> list[dict]:
                 _step(f"target: {arm} seed {seed}: accuracy {row['accuracy']:.4f} "
                       f"({row['seconds']} s{notes})")
                 rows.append(row)
-    summary = summarize(rows)
-    print("\n" + summary)
-    paths = write_results(Path(cfg.out), asdict(cfg), rows, summary,
-                          elapsed=time.perf_counter() - started)
+            # after every seed, so that an interrupted run keeps what it finished
+            paths = write_results(Path(cfg.out), asdict(cfg), rows, summarize(rows),
+                                  elapsed=time.perf_counter() - started)
+    print("\n" + summarize(rows))
     _step("wrote " + ", ".join(map(str, paths)))
     return rows
 
@@ -360,6 +362,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="epochs without a better validation loss before stopping")
+    parser.add_argument("--min-epochs", type=int, default=defaults.min_epochs,
+                        help="target CNN epochs to run before early stopping may stop")
     parser.add_argument("--target-embeddings", choices=("trainable", "frozen"),
                         default=defaults.target_embeddings)
     parser.add_argument("--vectors", default=defaults.vectors,

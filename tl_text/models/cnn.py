@@ -7,7 +7,7 @@ Single Convolutional Neural Network" (sentence level, then document level convol
 Both take the vectoriser whose vocabulary indexes the rows of `embedding_matrix`
 (row 0 padding, row 1 "[UNK]"); the embedding layer is named "embedding".
 
-Padding costs nothing and changes nothing: the rows of token ids (documents for Kim,
+Padding costs no convolution and changes nothing: the rows of token ids (documents for Kim,
 sentences for Denil) are packed back to back into one sequence, `gap` zero vectors apart,
 before the word convolution, and each row's outputs are pooled on their own. A review is
 ≈ 230 tokens, so this skips 43 % of Kim's 400 positions and 84 % of Denil's 30 × 50 grid,
@@ -24,11 +24,11 @@ from tf_keras import layers
 from tl_text.models.text import split_sentences, vectorizer_from_vocabulary, vocabulary
 
 PADDINGS = ("valid", "same")
-VERSION = 2  # bumped when saved CNN weights stop fitting the models built here
+VERSION = 3  # bumped whenever the CNNs change, so that cached source models are retrained
 
 
 def _packed_layout(ids: tf.Tensor, gap: int, min_length: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """(tokens, first packed position) of every row of `ids` [..., T], rows flattened.
+    """(token count, first packed position) of every row of `ids` [..., T], rows flattened.
 
     Token ids are left-aligned, 0 is padding. Rows shorter than `min_length` are given
     pad tokens up to it; rows still empty take no room in the packed sequence.
@@ -251,14 +251,17 @@ def denil_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
               words_per_sentence: int = 50, sentence_filters: int = 100,
               sentence_width: int = 5, k_sentence: int = 2, document_filters: int = 100,
               document_width: int = 3, k_document: int = 2, activation: str = "tanh",
-              dropout: float = 0.5, name: str = "denil_cnn") -> tf_keras.Model:
+              conv_activation: str | None = "relu", dropout: float = 0.5,
+              name: str = "denil_cnn") -> tf_keras.Model:
     """Denil et al. (2014): convolve words within sentences, then sentences within documents.
 
     `vectorizer` supplies only the vocabulary (any sequence length, e.g. the Kim CNN's);
     sentences are vectorised to `words_per_sentence` ids with that vocabulary. Each level is
-    a "same" convolution, k-max pooling and `activation` (tanh as in the paper), so
+    a "same" convolution (`conv_activation`), k-max pooling over the sentence's words or
+    the document's sentences, and `activation` (tanh as in the paper), so
     k_sentence <= words_per_sentence and k_document <= max_sentences. The defaults cover
     IMDB reviews (median 10 sentences of 19 words; 5% have more than 30 sentences).
+    ReLU before the pooling: without it, 1,250 IMDB reviews gave 3 to 6 points less.
     """
     texts = layers.Input(shape=(), dtype=tf.string, name="text")
     sentences = SentenceVectorizer(vocabulary(vectorizer), max_sentences, words_per_sentence,
@@ -268,10 +271,11 @@ def denil_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     gap = sentence_width // 2
     packed = PackRows(gap)(ids)  # the sentences back to back
     x = ZeroPadVectors()([embedding(packed), packed])
-    x = layers.Conv1D(sentence_filters, sentence_width)(x)  # along words
+    x = layers.Conv1D(sentence_filters, sentence_width, activation=conv_activation)(x)
     x = PackedKMaxPooling(k_sentence, sentence_width, gap)([x, ids])  # [batch, S, k * filters]
     x = layers.Activation(activation, name="sentence_vectors")(x)
-    x = layers.Conv1D(document_filters, document_width, padding="same")(x)
+    x = layers.Conv1D(document_filters, document_width, padding="same",
+                      activation=conv_activation)(x)
     x = KMaxPooling(k_document)([x, ids])
     x = layers.Activation(activation)(layers.Flatten()(x))
     x = layers.Dropout(dropout)(x)

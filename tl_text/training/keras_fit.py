@@ -34,13 +34,28 @@ def text_batches(dataset: TextDataset, batch_size: int, shuffle_seed: int | None
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+class EarlyStopping(tf_keras.callbacks.EarlyStopping):
+    """Keras early stopping that never stops before `min_epochs` epochs have run (the best
+    epoch is still chosen among all of them)."""
+
+    def __init__(self, min_epochs: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.min_epochs = min_epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch + 1 < self.min_epochs:
+            self.model.stop_training = False
+            self.stopped_epoch = 0
+
+
 def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = None,
         epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3,
         patience: int = 2, seed: int = 0, verbose: int = 1,
-        schedule: str = "constant") -> FitResult:
-    """Adam + sparse cross-entropy; with `valid`, early stopping on validation loss that
-    restores the best epoch's weights. `schedule="onecycle"` cycles the learning rate over
-    `epochs` with `learning_rate` as its peak."""
+        schedule: str = "constant", min_epochs: int = 0) -> FitResult:
+    """Adam + sparse cross-entropy; with `valid`, early stopping on validation loss (after
+    at least `min_epochs`) that restores the best epoch's weights. `schedule="onecycle"`
+    cycles the learning rate over `epochs` with `learning_rate` as its peak."""
     if schedule not in SCHEDULES:
         raise ConfigError(f"schedule must be one of {SCHEDULES}, not {schedule!r}")
     rate = learning_rate
@@ -50,8 +65,8 @@ def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = N
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = []
     if valid is not None:
-        callbacks.append(tf_keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=patience, restore_best_weights=True))
+        callbacks.append(EarlyStopping(min_epochs, monitor="val_loss", patience=patience,
+                                       restore_best_weights=True))
     start = time.perf_counter()
     history = model.fit(text_batches(train, batch_size, shuffle_seed=seed),
                         validation_data=None if valid is None else text_batches(valid, 256),
