@@ -178,6 +178,50 @@ def test_kim_cnn_convolves_each_review_on_its_own_tokens(vectorizer, matrix, imd
                                atol=1e-5)
 
 
+def same_conv(x, conv):
+    """numpy "same" convolution (zero padding, TF's split for even widths) and activation."""
+    kernel, bias = conv.get_weights()
+    width = kernel.shape[0]
+    x = np.pad(x, [((width - 1) // 2, width // 2), (0, 0)])
+    out = np.stack([np.einsum("wd,wdf->f", x[t:t + width], kernel) + bias
+                    for t in range(len(x) - width + 1)])
+    return np.maximum(out, 0) if conv.get_config()["activation"] == "relu" else out
+
+
+def kmax(x, k):
+    """The k largest of each column of x [steps, features] in their order, 0 if fewer."""
+    top = np.sort(np.argsort(-x, axis=0, kind="stable")[:k], axis=0)
+    return np.pad(np.take_along_axis(x, top, axis=0), [(0, k - min(k, len(x))), (0, 0)])
+
+
+def denil_reference(model, texts, k=2):
+    """Denil CNN by hand: each sentence convolved on its own words, no padding."""
+    grid = model.get_layer("sentence_vectorizer")(tf.constant(texts)).numpy()
+    embedding = embedding_weights(model)
+    word_conv, sentence_conv = [layer for layer in model.layers
+                                if isinstance(layer, tf_keras.layers.Conv1D)]
+    dense = model.get_layer("probabilities")
+    probs = []
+    for sentences in grid:
+        vectors = np.zeros((len(sentences), k * word_conv.filters), np.float32)
+        for s, ids in enumerate(sentences):
+            if ids.any():
+                vectors[s] = kmax(same_conv(embedding[ids[ids != 0]], word_conv), k).ravel()
+        present = sentences.any(axis=1)
+        doc = same_conv(np.tanh(vectors), sentence_conv)[present]
+        logits = np.tanh(kmax(doc, k).ravel()) @ dense.get_weights()[0] + dense.get_weights()[1]
+        probs.append(np.exp(logits) / np.exp(logits).sum())
+    return np.array(probs)
+
+
+def test_denil_cnn_convolves_each_sentence_on_its_own_words(vectorizer, matrix, imdb_small):
+    model = denil_cnn(vectorizer, matrix, max_sentences=6, words_per_sentence=12,
+                      sentence_filters=8, document_filters=6)
+    texts = PROBE + ["Bad.", "Great. Fun!"] + imdb_small["test"].texts[:3]
+    np.testing.assert_allclose(model(tf.constant(texts)), denil_reference(model, texts),
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("name", BUILDERS)
 def test_a_review_gets_the_same_probabilities_in_any_batch(name, vectorizer, matrix,
                                                             imdb_small):
