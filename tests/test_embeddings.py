@@ -1,6 +1,8 @@
 """Tests for tl_text.embeddings: loading word vectors, building and updating embedding matrices."""
 
+import bz2
 import gzip
+import lzma
 import zipfile
 
 import numpy as np
@@ -61,9 +63,11 @@ def test_load_glove_txt(tmp_path):
     assert_table(load_vectors(str(path), limit=2), WORDS[:2], VECTORS[:2])
 
 
-def test_load_glove_txt_gz(tmp_path):
-    path = tmp_path / "glove.txt.gz"
-    path.write_bytes(gzip.compress(GLOVE_TEXT.encode()))
+@pytest.mark.parametrize("suffix, compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                               (".xz", lzma.compress)])
+def test_load_glove_compressed(tmp_path, suffix, compress):
+    path = tmp_path / f"glove.txt{suffix}"
+    path.write_bytes(compress(GLOVE_TEXT.encode()))
     assert_table(load_vectors(path))
 
 
@@ -194,6 +198,10 @@ def test_corrupt_binary_and_gzip(tmp_path):
     archive = tmp_path / "vectors.txt.gz"
     archive.write_bytes(gzip.compress(GLOVE_TEXT.encode())[:-12])
     with pytest.raises(DataError, match="vectors.txt.gz"):
+        load_vectors(archive)
+    archive = tmp_path / "vectors.txt.xz"
+    archive.write_bytes(lzma.compress(GLOVE_TEXT.encode())[:-12])
+    with pytest.raises(DataError, match="vectors.txt.xz"):
         load_vectors(archive)
 
 

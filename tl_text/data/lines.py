@@ -8,7 +8,7 @@ import io
 import lzma
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from tl_text.errors import DataError
 
@@ -32,14 +32,21 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     lineno = 0
     try:
         with open_binary(path) as stream:
-            for lineno, raw in enumerate(stream, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError(path, f"not UTF-8 ({err.reason} at byte {err.start})",
-                                    line=lineno) from err
-                if lineno == 1:
-                    line = line.removeprefix("\ufeff")
-                yield lineno, line.rstrip("\r\n")
-    except (EOFError, OSError, zlib.error, lzma.LZMAError) as err:  # truncated or corrupt compressed stream
+            for lineno, line in decode_lines(stream, path):
+                yield lineno, line
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as err:  # corrupt compressed stream
         raise DataError(path, f"corrupt or truncated file after line {lineno} ({err})") from err
+
+
+def decode_lines(stream: IO[bytes], source) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its newline) of a binary stream, as strict UTF-8,
+    a leading BOM dropped; a bad byte raises DataError naming `source` and the line."""
+    for lineno, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(source, f"not UTF-8 ({err.reason} at byte {err.start})",
+                            line=lineno) from None
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")
+        yield lineno, line.rstrip("\r\n")

