@@ -3,7 +3,7 @@
 
 import sys
 
-from tl_text.experiments.nsmc import main
+from tl_text.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["nsmc", *sys.argv[1:]]))

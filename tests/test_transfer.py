@@ -85,11 +85,15 @@ def test_summary_table_means_and_stds():
     assert "25,000 IMDB test reviews, mean ± std over 2 seed(s)" in table
 
 
-@pytest.mark.parametrize("value", ["0", "1.5", "-0.1"])
-def test_fraction_must_be_in_range(value, capsys):
+@pytest.mark.parametrize("option, value, message", [
+    ("--fraction", "0", "fractions must be in (0, 1]"),
+    ("--fraction", "0.05,1.5", "fractions must be in (0, 1]"),
+    ("--test-fraction", "-0.1", "fraction must be in (0, 1]"),
+    ("--source-fraction", "2", "fraction must be in (0, 1]")])
+def test_fractions_must_be_in_range(option, value, message, capsys):
     with pytest.raises(SystemExit):
-        main(["transfer", "--fraction", value])
-    assert "fractions must be in (0, 1]" in capsys.readouterr().err
+        main(["transfer", option, value])
+    assert f"argument {option}: {message}: {value}" in capsys.readouterr().err
 
 
 def test_an_interrupted_run_keeps_the_seeds_it_finished(tmp_path, data_dir, monkeypatch):

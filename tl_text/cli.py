@@ -12,9 +12,49 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from tl_text.errors import TlTextError
+
+# --- options the sub-commands share ---------------------------------------------------------
+
+def fraction(text: str) -> float:
+    """argparse type: a share in (0, 1]."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"fraction must be in (0, 1]: {text}")
+    return value
+
+
+def fractions(text: str) -> list[float]:
+    """argparse type: comma-separated shares in (0, 1]."""
+    values = [float(v) for v in text.split(",")]
+    if not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must be in (0, 1]: {text}")
+    return values
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+
+
+def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """--data-dir, --out (default `out`) and --verbose, for the experiment commands."""
+    add_data_dir(parser)
+    parser.add_argument("--out", default=out,
+                        help="folder for the results (JSON, CSV, Markdown table, PNG plot)")
+    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
+                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+
+
+def config_from_args(defaults, args: argparse.Namespace):
+    """The dataclass `defaults` with every field that `args` also has replaced."""
+    names = {f.name for f in dataclasses.fields(defaults)}
+    return dataclasses.replace(defaults, **{k: v for k, v in vars(args).items() if k in names})
+
+
+# --- the parser -----------------------------------------------------------------------------
 
 
 def _describe(args) -> None:
@@ -63,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc = data_commands.add_parser("describe", help="counts, class balance, lengths, samples")
     desc.add_argument("source", help="corpus name (imdb, nsmc, amazon, blitzer, books, dvd, "
                                      "electronics, kitchen) or a file/folder path")
-    desc.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    add_data_dir(desc)
     desc.add_argument("--samples", type=int, default=2, help="sample documents per split")
     desc.add_argument("--text-column", help="text column of a CSV/TSV/JSONL file")
     desc.add_argument("--label-column", help="label column of a CSV/TSV/JSONL file")
@@ -81,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="corpus name or file; its train split (or its only split) is used")
     finder.add_argument("--pretrained", default="minilm",
                         help="minilm (packaged), a Hugging Face folder, or a hub name")
-    finder.add_argument("--fraction", type=float, default=0.05,
+    finder.add_argument("--fraction", type=fraction, default=0.05,
                         help="stratified share of the split to run on")
     finder.add_argument("--max-length", type=int, default=256)
     finder.add_argument("--truncation", choices=("head", "tail", "head+tail"),
@@ -89,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     finder.add_argument("--batch-size", type=int, default=16)
     finder.add_argument("--start-lr", type=float, default=1e-7)
     finder.add_argument("--out", default="lr_find.png", help="where the PNG plot goes")
-    finder.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    add_data_dir(finder)
     finder.set_defaults(run=_lr_find)
 
     _add_module_command(commands, "predict", predict)
@@ -98,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `tl-text ARGV`; the exit status (2 for bad input or configuration)."""
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from tl_text import cli
 from tl_text.data import TextDataset, concat, load_corpus
 from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
@@ -325,15 +325,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--vectors", default=defaults.vectors,
                         help="glove-6b-50d (packaged) or a GloVe/word2vec file")
-    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
-    parser.add_argument("--out", default=defaults.out, help="folder for the results")
-    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
-                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+    cli.add_run_options(parser, defaults.out)
 
 
 def run_from_args(args: argparse.Namespace) -> list[dict]:
-    names = CrossDomainConfig.__dataclass_fields__
-    cfg = replace(CrossDomainConfig(), **{k: v for k, v in vars(args).items() if k in names})
+    cfg = cli.config_from_args(CrossDomainConfig(), args)
     for option in ("seeds", "train_size", "test_size"):
         if getattr(cfg, option) < 1:
             raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
@@ -342,8 +338,3 @@ def run_from_args(args: argparse.Namespace) -> list[dict]:
 
 def _names(text: str) -> list[str]:
     return [name.strip().lower() for name in text.split(",") if name.strip()]
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tl_text.cli import main as cli_main
-    return cli_main(["crossdomain", *(sys.argv[1:] if argv is None else argv)])

@@ -23,13 +23,13 @@ every arm, so a stopped run keeps the arms it finished.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tl_text import cli
 from tl_text.data import TextDataset, load_nsmc
 from tl_text.errors import ConfigError
 from tl_text.experiments.report import write_files
@@ -251,9 +251,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arms", type=lambda s: s.split(","), default=defaults.arms,
                         help=f"comma-separated MODEL:UNIT arms or A+B ensembles "
                              f"(default {','.join(DEFAULT_ARMS)})")
-    parser.add_argument("--train-fraction", type=_fraction, default=defaults.train_fraction,
+    parser.add_argument("--train-fraction", type=cli.fraction, default=defaults.train_fraction,
                         help="stratified share of the 150,000 training reviews")
-    parser.add_argument("--test-fraction", type=_fraction, default=defaults.test_fraction,
+    parser.add_argument("--test-fraction", type=cli.fraction, default=defaults.test_fraction,
                         help="stratified share of the 50,000 test reviews to score on")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--vocab-size", type=int, default=defaults.vocab_size,
@@ -279,26 +279,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=defaults.transformer_batch_size)
     parser.add_argument("--transformer-learning-rate", type=float,
                         default=defaults.transformer_learning_rate)
-    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
-    parser.add_argument("--out", default=defaults.out, help="folder for the results")
-    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
-                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+    cli.add_run_options(parser, defaults.out)
 
 
 def run_from_args(args: argparse.Namespace) -> list[dict]:
-    names = NsmcConfig.__dataclass_fields__
     if not 0 < args.validation < 1:
         raise ConfigError(f"--validation must be in (0, 1), got {args.validation}")
-    return run(replace(NsmcConfig(), **{k: v for k, v in vars(args).items() if k in names}))
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"fraction must be in (0, 1]: {text}")
-    return value
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tl_text.cli import main as cli_main
-    return cli_main(["nsmc", *(sys.argv[1:] if argv is None else argv)])
+    return run(cli.config_from_args(NsmcConfig(), args))

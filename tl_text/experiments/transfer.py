@@ -26,13 +26,13 @@ import argparse
 import hashlib
 import json
 import shutil
-import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tl_text import cli
 from tl_text.atomic import atomic_path, atomic_write
 from tl_text.data import TextDataset, load_amazon, load_imdb
 from tl_text.errors import ConfigError
@@ -344,7 +344,7 @@ def _step(message: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TransferConfig()
-    parser.add_argument("--fraction", type=_fractions, default=defaults.fractions,
+    parser.add_argument("--fraction", type=cli.fractions, default=defaults.fractions,
                         dest="fractions", help="IMDB training fraction(s), comma-separated "
                                                "for a sweep (default 0.05 = 1,250 reviews)")
     parser.add_argument("--seeds", type=int, default=defaults.seeds,
@@ -368,9 +368,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=defaults.target_embeddings)
     parser.add_argument("--vectors", default=defaults.vectors,
                         help="glove-6b-50d (packaged) or a GloVe/word2vec file")
-    parser.add_argument("--test-fraction", type=float, default=defaults.test_fraction,
+    parser.add_argument("--test-fraction", type=cli.fraction, default=defaults.test_fraction,
                         help="stratified share of the 25,000 test reviews to score on")
-    parser.add_argument("--source-fraction", type=float, default=defaults.source_fraction,
+    parser.add_argument("--source-fraction", type=cli.fraction, default=defaults.source_fraction,
                         help="stratified share of the Amazon reviews to train the source on")
     parser.add_argument("--retrain-source", action="store_true",
                         help="train the source models even if cached ones exist")
@@ -390,29 +390,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bert.add_argument("--bert-learning-rate", type=float, default=defaults.bert_learning_rate,
                       help="peak learning rate")
     bert.add_argument("--bert-source-epochs", type=int, default=defaults.bert_source_epochs)
-    bert.add_argument("--bert-source-fraction", type=float,
+    bert.add_argument("--bert-source-fraction", type=cli.fraction,
                       default=defaults.bert_source_fraction,
                       help="share of the Amazon reviews for the bert-transfer source step")
-    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
-    parser.add_argument("--out", default=defaults.out, help="folder for JSON, CSV and plot")
+    cli.add_run_options(parser, defaults.out)
     parser.add_argument("--models-dir", default=defaults.models_dir)
     parser.add_argument("--embeddings-dir", default=defaults.embeddings_dir)
-    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
-                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
 
 
 def run_from_args(args: argparse.Namespace) -> list[dict]:
-    names = TransferConfig.__dataclass_fields__
-    return run(replace(TransferConfig(), **{k: v for k, v in vars(args).items() if k in names}))
-
-
-def _fractions(text: str) -> list[float]:
-    values = [float(v) for v in text.split(",")]
-    if not all(0 < v <= 1 for v in values):
-        raise argparse.ArgumentTypeError(f"fractions must be in (0, 1]: {text}")
-    return values
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tl_text.cli import main as cli_main
-    return cli_main(["transfer", *(sys.argv[1:] if argv is None else argv)])
+    return run(cli.config_from_args(TransferConfig(), args))
