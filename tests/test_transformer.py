@@ -100,6 +100,10 @@ def test_frozen_features_are_mean_pooled(minilm):
     assert features.shape == (3, 384)
     assert np.allclose(features[0], features[2], atol=1e-5)
     assert not np.allclose(features[0], features[1])
+    # "Awful." is padded in that batch; alone, its mean over every token must be the same
+    encoder = getattr(minilm.model, minilm.model.base_model_prefix)
+    alone = encoder(minilm.pad(minilm.token_ids(["Awful."]))).last_hidden_state.numpy()[0]
+    np.testing.assert_allclose(features[1], alone.mean(axis=0), atol=1e-5)
 
 
 def test_lr_find_saves_a_plot_and_restores_the_weights(tiny_electra, reviews, tmp_path):

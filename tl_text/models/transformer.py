@@ -69,9 +69,16 @@ class TransformerClassifier:
                             if n in tokenizer.model_input_names]
         spec = {n: tf.TensorSpec([None, None], tf.int32, name=n) for n in self.input_names}
         self._logits = tf.function(self._forward, input_signature=[spec])
+        self._pooled = tf.function(self._mean_pooled, input_signature=[spec])
 
     def _forward(self, inputs):
         return self.model(inputs, training=False).logits
+
+    def _mean_pooled(self, inputs):
+        encoder = getattr(self.model, self.model.base_model_prefix)
+        hidden = encoder(inputs, training=False).last_hidden_state
+        mask = tf.cast(inputs["attention_mask"], hidden.dtype)[:, :, None]
+        return tf.reduce_sum(hidden * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = "minilm",
@@ -166,16 +173,7 @@ class TransformerClassifier:
 
     def features(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Mean-pooled last hidden states of the encoder (no classification head)."""
-        encoder = getattr(self.model, self.model.base_model_prefix)
-
-        @tf.function(input_signature=[{n: tf.TensorSpec([None, None], tf.int32)
-                                       for n in self.input_names}])
-        def pooled(inputs):
-            hidden = encoder(inputs, training=False).last_hidden_state
-            mask = tf.cast(inputs["attention_mask"], hidden.dtype)[:, :, None]
-            return tf.reduce_sum(hidden * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
-
-        return self._by_length(texts, batch_size, pooled)
+        return self._by_length(texts, batch_size, self._pooled)
 
     def _by_length(self, texts: Sequence[str], batch_size: int, compute) -> np.ndarray:
         rows = self.token_ids(texts)
