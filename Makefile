@@ -19,4 +19,5 @@ transfer: install
 	TL_TEXT_DATA=$(DATA) $(BIN)/python scripts/transfer.py --fraction $(FRACTION)
 
 test: install
+	$(BIN)/ruff check .
 	TL_TEXT_DATA=$(DATA) $(BIN)/python -m pytest

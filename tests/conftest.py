@@ -1,4 +1,5 @@
-"""Shared fixtures: small, real, stratified slices of the corpora under $TL_TEXT_DATA."""
+"""Shared fixtures: the data root (tests that use it are marked `data`), small real slices
+of the corpora, a tiny ELECTRA."""
 
 import os
 from pathlib import Path
@@ -8,14 +9,31 @@ import pytest
 from tl_text.data.paths import DATA_ENV
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA_ROOT = Path(os.environ.get(DATA_ENV) or DEFAULT_SHARED)
+HAVE_DATA = (DATA_ROOT / "imdb").is_dir()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "data: needs the real corpora (../shared/data or "
+                                       "$TL_TEXT_DATA); skipped, saying why, when absent")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the data root are `data` tests; without one they are skipped."""
+    skip = pytest.mark.skip(reason=f"no data root at {DATA_ROOT}: set ${DATA_ENV} to the "
+                                   f"shared data folder to run the tests on real corpora")
+    for item in items:
+        if "data_dir" in item.fixturenames:
+            item.add_marker(pytest.mark.data)
+        if item.get_closest_marker("data") and not HAVE_DATA:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    root = Path(os.environ.get(DATA_ENV) or DEFAULT_SHARED)
-    if not (root / "imdb").is_dir():
-        pytest.fail(f"test data not found at {root}; set ${DATA_ENV} to the shared data folder")
-    return root
+    if not HAVE_DATA:
+        pytest.skip(f"no data root at {DATA_ROOT}")
+    return DATA_ROOT
 
 
 @pytest.fixture(scope="session")

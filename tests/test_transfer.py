@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tl_text.cli import main
-from tl_text.experiments.report import summarize
+from tl_text.experiments.report import accuracy_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--fraction", "0.01", "--seeds", "1", "--test-fraction", "0.02", "--epochs", "2",
@@ -26,7 +26,7 @@ def _run_script(tmp_path, data_dir, *extra):
 
 def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     out = _run_script(tmp_path, data_dir)
-    assert "source: training a denil CNN on 434 Amazon reviews" in out
+    assert "source: training a denil CNN on 434 amazon reviews" in out
     assert "words updated" in out
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     arms = [row["arm"] for row in result["rows"]]
@@ -43,6 +43,11 @@ def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 8
     tuned = list((tmp_path / "emb").glob("amazon-denil-glove-6b-50d-*.w2v.txt"))
     assert len(tuned) == 1 and int(tuned[0].read_text().split(" ", 1)[0]) > 1000
+    source = next((tmp_path / "models").glob("source-amazon-denil-*"))
+    metadata = json.loads((source / "1" / "metadata.json").read_text())  # an export
+    assert metadata["classifier"]["kind"] == "cnn" and metadata["documents"] == 434
+    assert set(result["classifiers"]) == {"glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr"}
+    assert result["classifiers"]["finetune"]["config"]["init_from"] == str(source / "1")
 
     again = _run_script(tmp_path, data_dir, "--arms", "finetune")
     assert "source: reusing" in again and "source: training" not in again
@@ -54,14 +59,15 @@ def test_transformer_arms_with_a_pretrained_folder(tmp_path, data_dir, tiny_elec
                       "--pretrained", str(tiny_electra), "--max-length", "32",
                       "--bert-epochs", "1", "--bert-source-fraction", "0.01",
                       "--bert-learning-rate", "1e-3", "--trainer", "ktrain")
-    assert "transformer source: fine-tuning" in out and " on 144 Amazon reviews" in out
+    assert "transformer source: training" in out and " on 144 amazon reviews" in out
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert [r["arm"] for r in rows] == ["nb-lr", "bert", "bert-transfer", "frozen-lr",
                                         "bert-transfer+nb-lr"]
     assert all(0.3 < r["accuracy"] <= 1.0 and r["test_docs"] == 500 for r in rows)
     assert "ktrain trainer" in rows[1]["notes"] and rows[1]["epochs"] == 1
     source = next((tmp_path / "models").glob("source-amazon-tiny-electra*"))
-    assert json.loads((source / "tl_text.json").read_text())["metadata"]["documents"] == 144
+    metadata = json.loads((source / "1" / "metadata.json").read_text())
+    assert metadata["classifier"]["kind"] == "transformer" and metadata["documents"] == 130
 
     again = _run_script(tmp_path, data_dir, "--arms", "bert-transfer", "--pretrained",
                         str(tiny_electra), "--max-length", "32", "--bert-epochs", "1",
@@ -80,7 +86,7 @@ def test_bad_arms_are_refused(capsys):
 def test_summary_table_means_and_stds():
     rows = [{"fraction": 0.05, "arm": "a", "seed": s, "accuracy": acc, "train_docs": 1250,
              "test_docs": 25000} for s, acc in enumerate([0.80, 0.90])]
-    table = summarize(rows)
+    table = accuracy_table(rows, "IMDB")
     assert "| a | 85.00 ± 5.00 |" in table
     assert "25,000 IMDB test reviews, mean ± std over 2 seed(s)" in table
 
@@ -97,18 +103,19 @@ def test_fractions_must_be_in_range(option, value, message, capsys):
 
 
 def test_an_interrupted_run_keeps_the_seeds_it_finished(tmp_path, data_dir, monkeypatch):
+    from tl_text.classifiers import NBLogisticRegression
     from tl_text.experiments import transfer
 
     fitted = []
-    original = transfer.run_linear_arm
+    original = NBLogisticRegression._fit
 
-    def fail_on_second_seed(arm, train, test):
-        fitted.append(arm)
+    def fail_on_second_seed(self, train, valid):
+        fitted.append(train.name)
         if len(fitted) > 1:
             raise KeyboardInterrupt
-        return original(arm, train, test)
+        return original(self, train, valid)
 
-    monkeypatch.setattr(transfer, "run_linear_arm", fail_on_second_seed)
+    monkeypatch.setattr(NBLogisticRegression, "_fit", fail_on_second_seed)
     cfg = transfer.TransferConfig(fractions=[0.01], seeds=2, arms=["nb-lr"], test_fraction=0.02,
                                   data_dir=str(data_dir), out=str(tmp_path / "out"))
     with pytest.raises(KeyboardInterrupt):

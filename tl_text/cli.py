@@ -1,12 +1,16 @@
-"""`tl-text`: the command line. Each sub-command lives with the code it runs.
+"""`tl-text`: the command line, on top of everything else (nothing imports it).
 
     tl-text data describe imdb --data-dir ../shared/data
+    tl-text train imdb --fraction 0.05 --model finetune+nb-lr --out saved_models/imdb-best
+    tl-text evaluate saved_models/imdb-best imdb
     tl-text transfer --fraction 0.05
     tl-text crossdomain --domains imdb,books,dvd,electronics,kitchen --model denil
     tl-text nsmc --arms nb-lr:char,kim:wordpiece
     tl-text lr-find imdb --pretrained minilm --fraction 0.05 --out lr_find.png
-    tl-text predict --model saved_models/imdb-kim "A wonderful film."
-    tl-text serve --model-base-path saved_models/imdb-kim --port 8501
+    tl-text predict --model saved_models/imdb-best "A wonderful film."
+    tl-text serve --model-base-path saved_models/imdb-best --port 8501
+
+Experiment and train options come from the fields of their config dataclasses.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import typing
 
 from tl_text.errors import TlTextError
 
-# --- options the sub-commands share ---------------------------------------------------------
+# --- option types ---------------------------------------------------------------------------
 
 def fraction(text: str) -> float:
     """argparse type: a share in (0, 1]."""
@@ -35,30 +40,79 @@ def fractions(text: str) -> list[float]:
     return values
 
 
+def names(text: str) -> list[str]:
+    """argparse type: comma-separated names."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
 
 
-def add_run_options(parser: argparse.ArgumentParser, out: str) -> None:
-    """--data-dir, --out (default `out`) and --verbose, for the experiment commands."""
-    add_data_dir(parser)
-    parser.add_argument("--out", default=out,
-                        help="folder for the results (JSON, CSV, Markdown table, PNG plot)")
-    parser.add_argument("--verbose", type=int, default=1 if sys.stdout.isatty() else 2,
-                        help="Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+# --- options from config dataclasses --------------------------------------------------------
+
+def add_config_options(parser: argparse.ArgumentParser, config_class,
+                       flags: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> None:
+    """One option per field of `config_class` but `skip` (`--field-name`, or `flags[name]`,
+    or the field's metadata "flag"), typed by its annotation, with the metadata's help and
+    choices; a "positional" field becomes an argument. Defaults are the dataclass's."""
+    hints = typing.get_type_hints(config_class)
+    defaults = config_class()
+    inherited = {f.name: base for base in config_class.__mro__[1:]
+                 if dataclasses.is_dataclass(base) for f in dataclasses.fields(base)}
+    groups = {base: parser.add_argument_group(f"{base.__name__} ({base.__doc__.splitlines()[0]})")
+              for base in dict.fromkeys(inherited.values())}
+    own = [f for f in dataclasses.fields(config_class) if f.name not in inherited]
+    for f in own + [f for f in dataclasses.fields(config_class) if f.name in inherited]:
+        if f.name in skip:
+            continue
+        meta = f.metadata
+        target = groups[inherited[f.name]] if f.name in inherited else parser
+        default = getattr(defaults, f.name)
+        help_text = meta.get("help", "")
+        if meta.get("positional"):
+            target.add_argument(f.name, help=help_text)
+            continue
+        flag = (flags or {}).get(f.name) or meta.get("flag") or f"--{f.name.replace('_', '-')}"
+        kwargs = {"dest": f.name, "default": default, "help": help_text}
+        kind = hints[f.name]
+        if kind is bool:
+            kwargs["action"] = "store_true"
+            kwargs.pop("default")
+        else:
+            kwargs["type"] = _option_type(f.name, kind, meta)
+            if meta.get("choices"):
+                kwargs["choices"] = meta["choices"]
+            if meta.get("required"):
+                kwargs["required"] = True
+            if f.name == "verbose":
+                kwargs["default"] = 1 if sys.stdout.isatty() else default or 2
+        target.add_argument(flag, **kwargs)
 
 
-def config_from_args(defaults, args: argparse.Namespace):
-    """The dataclass `defaults` with every field that `args` also has replaced."""
-    names = {f.name for f in dataclasses.fields(defaults)}
-    return dataclasses.replace(defaults, **{k: v for k, v in vars(args).items() if k in names})
+def _option_type(name: str, kind, meta):
+    if kind in (list[float], list[float] | None):
+        return fractions
+    if kind in (list[str], list[str] | None):
+        return names
+    if kind is float and (meta.get("fraction") or name.endswith("fraction")):
+        return fraction
+    if kind in (int, float):
+        return kind
+    return str
 
 
-# --- the parser -----------------------------------------------------------------------------
+def config_from_args(config_class, args: argparse.Namespace):
+    """An instance of `config_class` from the parsed options of `add_config_options`."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    return config_class(**{k: v for k, v in vars(args).items() if k in fields})
 
+
+# --- commands -------------------------------------------------------------------------------
 
 def _describe(args) -> None:
     from tl_text.data import describe, load_corpus
+
     options = {k: v for k, v in (("text_column", args.text_column),
                                  ("label_column", args.label_column),
                                  ("labels", args.labels)) if v is not None}
@@ -67,16 +121,43 @@ def _describe(args) -> None:
     print(describe(splits, samples=args.samples))
 
 
+def _evaluate(args) -> None:
+    from pathlib import Path
+
+    from tl_text.data import load_corpus
+    from tl_text.evaluation import evaluate, format_evaluation, write_evaluation
+    from tl_text.export.savedmodel import load_exported
+
+    model = load_exported(args.model)
+    options = {k: v for k, v in (("text_column", args.text_column),
+                                 ("label_column", args.label_column),
+                                 ("labels", args.labels)) if v is not None}
+    splits = load_corpus(args.data, data_dir=args.data_dir, skip_empty=args.skip_empty,
+                         **options)
+    split = args.split or ("test" if "test" in splits else next(iter(splits)))
+    if split not in splits:
+        raise TlTextError(f"{args.data} has no split {split!r} (splits: {sorted(splits)})")
+    result = evaluate(model, splits[split], batch_size=args.batch_size)
+    print(format_evaluation(result))
+    out = Path(args.out or Path("runs") / "evaluate" / Path(args.model).name)
+    for path in write_evaluation(result, out):
+        print(f"wrote {path}")
+
+
 def _lr_find(args) -> None:
     import json
 
     from tl_text.data import load_corpus
+    from tl_text.errors import ConfigError
     from tl_text.models.transformer import TransformerClassifier
     from tl_text.training.transformer_fit import lr_find
 
     splits = load_corpus(args.corpus, data_dir=args.data_dir)
     train = splits.get("train") or next(iter(splits.values()))
     train = train.fraction(args.fraction)
+    if len(train) == 0 or len(set(train.labels.tolist())) < 2:
+        raise ConfigError(f"lr-find needs documents of at least two classes; {train.name} "
+                          f"has {train.class_counts()}")
     classifier = TransformerClassifier.from_pretrained(args.pretrained, train.label_names,
                                                        args.max_length, args.truncation)
     found = lr_find(classifier, train, args.out, args.batch_size, args.start_lr)
@@ -84,15 +165,29 @@ def _lr_find(args) -> None:
                       **{k: v for k, v in found.items() if k not in ("lrs", "losses")}}))
 
 
-def _add_module_command(commands, name: str, module) -> None:
-    """A sub-command whose module has `add_arguments` and `run_from_args`."""
-    command = commands.add_parser(name, help=module.__doc__.split("\n")[0])
-    module.add_arguments(command)
-    command.set_defaults(run=module.run_from_args)
+def _experiment(module_name: str, config_name: str):
+    """A command runner: the config from the options, then the module's `run(config)`."""
+    def run(args):
+        import importlib
+
+        module = importlib.import_module(module_name)
+        config_class = getattr(module, config_name)
+        return module.run(config_from_args(config_class, args))
+    return run
+
+
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-column", help="text column of a CSV/TSV/JSONL file")
+    parser.add_argument("--label-column", help="label column of a CSV/TSV/JSONL file")
+    parser.add_argument("--labels", type=names,
+                        help="allowed raw labels in class order, comma-separated")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tl_text.experiments import crossdomain, nsmc, transfer
+    from tl_text.experiments.crossdomain import CrossDomainConfig
+    from tl_text.experiments.nsmc import NsmcConfig
+    from tl_text.experiments.train import TrainConfig
+    from tl_text.experiments.transfer import TransferConfig
     from tl_text.export import predict, serve
 
     parser = argparse.ArgumentParser(prog="tl-text", description=__doc__.split("\n")[0])
@@ -105,15 +200,36 @@ def build_parser() -> argparse.ArgumentParser:
                                      "electronics, kitchen) or a file/folder path")
     add_data_dir(desc)
     desc.add_argument("--samples", type=int, default=2, help="sample documents per split")
-    desc.add_argument("--text-column", help="text column of a CSV/TSV/JSONL file")
-    desc.add_argument("--label-column", help="label column of a CSV/TSV/JSONL file")
-    desc.add_argument("--labels", type=lambda s: s.split(","),
-                      help="allowed raw labels in class order, comma-separated")
+    _add_table_options(desc)
     desc.add_argument("--skip-empty", action="store_true", help="drop empty documents")
     desc.set_defaults(run=_describe)
 
-    for name, module in (("transfer", transfer), ("crossdomain", crossdomain), ("nsmc", nsmc)):
-        _add_module_command(commands, name, module)
+    train = commands.add_parser("train", help="fit one arm on a corpus or file, evaluate it "
+                                              "on held-out data, export it")
+    add_config_options(train, TrainConfig, flags={"model": "--cnn"})
+    train.set_defaults(run=_experiment(TrainConfig.__module__, "TrainConfig"))
+
+    evaluation = commands.add_parser("evaluate", help="accuracy, macro-F1, per-class scores "
+                                                      "and a confusion matrix of an export")
+    evaluation.add_argument("model", help="export base path or version folder")
+    evaluation.add_argument("data", help="corpus name or file (its test split, else its only "
+                                         "split, unless --split)")
+    evaluation.add_argument("--split", help="which split of DATA to score")
+    evaluation.add_argument("--out", help="folder for evaluation.json and confusion_matrix.png "
+                                          "(default runs/evaluate/MODEL)")
+    evaluation.add_argument("--batch-size", type=int, default=256)
+    evaluation.add_argument("--skip-empty", action="store_true", help="drop empty documents")
+    _add_table_options(evaluation)
+    add_data_dir(evaluation)
+    evaluation.set_defaults(run=_evaluate)
+
+    for name, config, skip in (("transfer", TransferConfig, ()),
+                               ("crossdomain", CrossDomainConfig, ("model",)),
+                               ("nsmc", NsmcConfig, ())):
+        doc = sys.modules[config.__module__].__doc__
+        command = commands.add_parser(name, help=doc.split("\n")[0])
+        add_config_options(command, config, skip=skip)
+        command.set_defaults(run=_experiment(config.__module__, config.__name__))
 
     finder = commands.add_parser("lr-find", help="learning-rate range test for a transformer "
                                                  "classifier (ktrain), plotted as PNG")
@@ -132,8 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(finder)
     finder.set_defaults(run=_lr_find)
 
-    _add_module_command(commands, "predict", predict)
-    _add_module_command(commands, "serve", serve)
+    for name, module in (("predict", predict), ("serve", serve)):
+        command = commands.add_parser(name, help=module.__doc__.split("\n")[0])
+        module.add_arguments(command)
+        command.set_defaults(run=module.run_from_args)
     return parser
 
 

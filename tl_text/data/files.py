@@ -1,15 +1,16 @@
 """Any CSV, TSV or JSONL file with a text column and a label column.
 
 TSV (`.tsv`, `.txt`) is read without quoting, as NSMC and most TSV exports are written;
-CSV follows RFC 4180 (quotes doubled). The first row of CSV/TSV is the header.
+CSV follows RFC 4180 (quotes doubled, quoted fields may span lines). The first row of CSV/TSV
+is the header.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from tl_text.data.dataset import Example, TextDataset
 from tl_text.data.lines import read_lines
@@ -31,7 +32,11 @@ def table_format(path: Path) -> str:
 
 
 def iter_records(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict]]:
-    """Stream (line number, {column: value}) rows of a CSV/TSV/JSONL file."""
+    """Stream (line number, {column: value}) rows of a CSV/TSV/JSONL file.
+
+    The line number is where the record starts: a quoted CSV field may span lines (its line
+    breaks come back as line feeds, also from CRLF files).
+    """
     path = Path(path)
     fmt = fmt or table_format(path)
     lines = read_lines(path)
@@ -48,20 +53,30 @@ def iter_records(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict
             yield lineno, record
         return
     dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
-    reader = csv.reader((line for _, line in lines), **dialect)
+    # read_lines drops the line breaks: csv.reader needs them back to keep a quoted one.
+    reader = csv.reader((line + "\n" for _, line in lines), **dialect)
+    start = 1  # the line where the record being read starts (reader.line_num is its last)
     try:
         header = next(reader, None)
         if header is None:
             raise DataError(path, "empty file (no header row)")
+        start = reader.line_num + 1
         for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(path, f"expected {len(header)} fields ({', '.join(header)}), "
-                                      f"got {len(row)}", line=reader.line_num)
-            yield reader.line_num, dict(zip(header, row))
+            if row:
+                if len(row) != len(header):
+                    raise DataError(path, f"expected {len(header)} fields "
+                                          f"({', '.join(header)}), got {len(row)}"
+                                          f"{_span(start, reader.line_num)}", line=start)
+                yield start, dict(zip(header, row))
+            start = reader.line_num + 1
     except csv.Error as err:
-        raise DataError(path, f"malformed {fmt.upper()} ({err})", line=reader.line_num) from err
+        raise DataError(path, f"malformed {fmt.upper()} ({err}){_span(start, reader.line_num)}",
+                        line=start) from err
+
+
+def _span(start: int, end: int) -> str:
+    """A note for records over several lines, where an unbalanced quote may have joined them."""
+    return f" in lines {start}-{end} (an unbalanced quote?)" if end > start else ""
 
 
 def load_table(path: str | Path, text_column: str = "text", label_column: str = "label",

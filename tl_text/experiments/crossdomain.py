@@ -15,50 +15,49 @@ Domains and their fixed, stratified splits (seed 0, independent of `--seeds`):
                  not the Blitzer archive, whose reviews are the four domains above), split
                  like a Blitzer domain
 
-Models: `denil` or `kim` (the transfer experiment's CNN on trainable GloVe, early stopping on
-a 10 % validation split of the training reviews), `tfidf-lr`, `nb-lr`.
+Models: the arms `denil` or `kim` (a CNN on trainable GloVe, early stopping on a 10 %
+validation split of the training reviews), `tfidf-lr`, `nb-lr` (`tl_text.classifiers.arms`).
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from tl_text import cli
+from tl_text.classifiers.arms import ArmOptions, Sources, build
 from tl_text.data import TextDataset, concat, load_corpus
 from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
 from tl_text.errors import ConfigError, DataError
-from tl_text.experiments.report import write_files
+from tl_text.experiments.report import write_results
+from tl_text.experiments.runner import Unit, run_units
+from tl_text.plots import accuracy_heatmaps_png
+from tl_text.training import accuracy
 
 DOMAINS = ("imdb", "books", "dvd", "electronics", "kitchen", "amazon")
 BLITZER = ("books", "dvd", "electronics", "kitchen")
 MODELS = ("denil", "kim", "tfidf-lr", "nb-lr")
-CNN_MODELS = ("denil", "kim")
 ALL = "ALL"
 
 
 @dataclass
-class CrossDomainConfig:
-    """Every knob of the experiment; saved next to the results."""
+class CrossDomainConfig(ArmOptions):
+    """Every knob of the experiment (the models' own in `ArmOptions`); saved with the results."""
 
-    domains: list[str] = field(default_factory=lambda: list(DOMAINS[:5]))
-    models: list[str] = field(default_factory=lambda: ["denil"])
-    seeds: int = 1
-    train_size: int = 1600
-    test_size: int = 400
-    epochs: int = 20
-    patience: int = 2
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    vectors: str = "glove-6b-50d"
-    data_dir: str | None = None
-    out: str = "runs/crossdomain"
+    domains: list[str] = field(default_factory=lambda: list(DOMAINS[:5]), metadata={
+        "help": f"comma-separated, from {','.join(DOMAINS)}"})
+    models: list[str] = field(default_factory=lambda: ["denil"], metadata={
+        "flag": "--model", "help": f"comma-separated, from {','.join(MODELS)}; one matrix each"})
+    seeds: int = field(default=1, metadata={
+        "help": "training runs per cell (initialisation, validation split)"})
+    train_size: int = field(default=1600, metadata={
+        "help": "training reviews per domain, stratified"})
+    test_size: int = field(default=400, metadata={
+        "help": "held-out reviews per domain, stratified"})
+    out: str = field(default="runs/crossdomain", metadata={"help": "folder for the results"})
     verbose: int = 2
 
 
@@ -128,67 +127,44 @@ def _check_domains(names: list[str]) -> None:
 
 # --- training and scoring -------------------------------------------------------------------
 
-def train_and_score(model: str, cfg: CrossDomainConfig, train: TextDataset,
-                    tests: TextDataset, seed: int, glove) -> tuple[np.ndarray, dict]:
-    """Train `model` on `train`; its probabilities on `tests` and training notes.
-
-    Reuses the transfer experiment's arms: a CNN on GloVe (its "glove" arm) or a baseline.
-    """
-    from tl_text.experiments.transfer import TransferConfig, run_cnn_arm, run_linear_arm
-
-    if model not in CNN_MODELS:
-        return run_linear_arm(model, train, tests)
-    transfer_cfg = replace(TransferConfig(), model=model, epochs=cfg.epochs,
-                           patience=cfg.patience, batch_size=cfg.batch_size,
-                           learning_rate=cfg.learning_rate, vectors=cfg.vectors,
-                           verbose=cfg.verbose)
-    return run_cnn_arm("glove", transfer_cfg, train, tests, seed, glove, None, None)
-
-
 def run(cfg: CrossDomainConfig) -> list[dict]:
     """Every (model, train domain, test domain, seed) accuracy; also written to `cfg.out`."""
-    from tl_text.training import accuracy
-
     unknown = [m for m in cfg.models if m not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(MODELS)}")
+    for option in ("seeds", "train_size", "test_size"):
+        if getattr(cfg, option) < 1:
+            raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
     started = time.perf_counter()
     domains = load_domains(cfg.domains, cfg.train_size, cfg.test_size, cfg.data_dir)
     for d in domains:
         _step(f"data: {d.name}: train {_counts(d.train)}, held-out {_counts(d.test)}")
-    glove = None
-    if set(cfg.models) & set(CNN_MODELS):
-        from tl_text.embeddings import load_vectors
-        glove = load_vectors(cfg.vectors)
-
     tests = concat("held-out", [d.test for d in domains])
     bounds = np.cumsum([0] + [len(d.test) for d in domains])
     sources = [(d.name, d.train) for d in domains]
     sources.append((ALL, concat(ALL, [d.train for d in domains])))
-    rows = []
-    for model in cfg.models:
-        for seed in range(cfg.seeds):
-            for source, train in sources:
-                _step(f"{model}: training on {source} ({len(train):,} reviews), seed {seed}")
-                t0 = time.perf_counter()
-                probs, info = train_and_score(model, cfg, train, tests, seed, glove)
-                seconds = round(time.perf_counter() - t0, 1)
-                for i, target in enumerate(domains):
-                    part = slice(bounds[i], bounds[i + 1])
-                    rows.append({"model": model, "train": source, "test": target.name,
-                                 "seed": seed, "accuracy": accuracy(probs[part],
-                                                                    target.test.labels),
-                                 "train_docs": len(train), "test_docs": len(target.test),
-                                 "epochs": info.get("epochs", ""), "seconds": seconds})
-                _step(f"{model} on {source}: " + ", ".join(
-                    f"{r['test']} {100 * r['accuracy']:.1f}" for r in rows[-len(domains):])
-                    + f" ({seconds} s)")
-    summary = summarize(rows)
-    print("\n" + summary)
-    paths = write_results(Path(cfg.out), asdict(cfg), rows, summary,
-                          time.perf_counter() - started)
-    _step("wrote " + ", ".join(map(str, paths)))
+    units = [Unit(model, seed, train, {"train": source}) for model in cfg.models
+             for seed in range(cfg.seeds) for source, train in sources]
+
+    def rows_of(unit: Unit, probs: np.ndarray, info: dict) -> list[dict]:
+        return [{"model": unit.arm, "train": unit.group["train"], "test": target.name,
+                 "seed": unit.seed, "accuracy": accuracy(probs[lo:hi], target.test.labels),
+                 "train_docs": len(unit.train), "test_docs": len(target.test),
+                 "epochs": info.get("epochs", ""), "seconds": info["seconds"]}
+                for target, lo, hi in zip(domains, bounds[:-1], bounds[1:])]
+
+    def write(rows, classifiers):
+        found = matrices(rows)
+        return write_results(Path(cfg.out), asdict(cfg), rows, summarize(rows),
+                             time.perf_counter() - started, accuracy_heatmaps_png(found),
+                             matrices=found, classifiers=classifiers)
+
+    no_sources = Sources(cfg, log=_step)  # these models transfer from nothing
+    rows = run_units(units, tests, lambda arm, seed: build(arm, cfg, seed, no_sources), write,
+                     _step, rows_of)
+    print("\n" + summarize(rows))
+    _step(f"wrote {cfg.out}/results.{{json,csv,md,png}}")
     return rows
 
 
@@ -261,80 +237,3 @@ def summarize(rows: list[dict]) -> str:
     parts.append(f"Accuracy (%) on each domain's held-out reviews ({held}); drop = in-domain "
                  "minus mean out-of-domain accuracy.")
     return "\n\n".join(parts)
-
-
-def write_results(out: Path, config: dict, rows: list[dict], summary: str,
-                  elapsed: float) -> list[Path]:
-    """results.json, results.csv, results.md and results.png (heatmaps) in `out`."""
-    payload = {"config": config, "elapsed_seconds": round(elapsed, 1), "rows": rows,
-               "matrices": matrices(rows)}
-    return write_files(out, payload, rows, summary, heatmaps(rows))
-
-
-def heatmaps(rows: list[dict]) -> bytes:
-    """PNG: one annotated train × test accuracy heatmap per model."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    found = matrices(rows)
-    fig, axes = plt.subplots(1, len(found), figsize=(5.2 * len(found), 4.4), dpi=110,
-                             squeeze=False)
-    for ax, (model, m) in zip(axes[0], found.items()):
-        acc = 100 * np.array(m["accuracy"])
-        low = max(50.0, acc.min() - 5)
-        image = ax.imshow(acc, cmap="viridis", vmin=low, vmax=100)
-        ax.set_xticks(range(len(m["test"])), m["test"], rotation=30, ha="right")
-        ax.set_yticks(range(len(m["train"])), m["train"])
-        for (i, j), value in np.ndenumerate(acc):
-            bold = m["train"][i] == m["test"][j]
-            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8,
-                    color="white" if value < (low + 100) / 2 else "black",
-                    fontweight="bold" if bold else "normal")
-        ax.set_xlabel("test domain")
-        ax.set_ylabel("train domain")
-        ax.set_title(f"{model}: accuracy (%)")
-        fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-# --- command line ---------------------------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = CrossDomainConfig()
-    parser.add_argument("--domains", type=_names, default=defaults.domains,
-                        help=f"comma-separated, from {','.join(DOMAINS)} "
-                             f"(default {','.join(defaults.domains)})")
-    parser.add_argument("--model", type=_names, default=defaults.models, dest="models",
-                        help=f"comma-separated, from {','.join(MODELS)}; one matrix each "
-                             f"(default {','.join(defaults.models)})")
-    parser.add_argument("--seeds", type=int, default=defaults.seeds,
-                        help="training runs per cell (initialisation, validation split)")
-    parser.add_argument("--train-size", type=int, default=defaults.train_size,
-                        help="training reviews per domain, stratified")
-    parser.add_argument("--test-size", type=int, default=defaults.test_size,
-                        help="held-out reviews per domain, stratified")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help="max CNN epochs (early stopping on a validation split)")
-    parser.add_argument("--patience", type=int, default=defaults.patience)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--vectors", default=defaults.vectors,
-                        help="glove-6b-50d (packaged) or a GloVe/word2vec file")
-    cli.add_run_options(parser, defaults.out)
-
-
-def run_from_args(args: argparse.Namespace) -> list[dict]:
-    cfg = cli.config_from_args(CrossDomainConfig(), args)
-    for option in ("seeds", "train_size", "test_size"):
-        if getattr(cfg, option) < 1:
-            raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
-    return run(cfg)
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip().lower() for name in text.split(",") if name.strip()]

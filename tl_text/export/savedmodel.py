@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -42,43 +42,38 @@ SIGNATURE = "serving_default"
 OUTPUTS = ("probabilities", "label", "label_id")
 
 
-class _TextClassifier(tf.Module):
-    """What gets saved: the model and a raw-text serving function around it."""
+class _RawTextModel(tf.Module):
+    """What gets saved: a scorer (raw strings -> probabilities) and the serving function."""
 
-    def __init__(self, model: tf_keras.Model, label_names: Sequence[str]):
+    def __init__(self, scorer, label_names: Sequence[str]):
         super().__init__(name="text_classifier")
-        self.model = model
+        self.scorer = scorer
         self.label_names = tf.constant(list(label_names), tf.string)
-
-    def probabilities(self, text: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(text, training=False), tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
-        probabilities = self.probabilities(text)
+        probabilities = tf.cast(self.scorer(text), tf.float32)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"probabilities": probabilities,
                 "label": tf.gather(self.label_names, label_id),
                 "label_id": label_id}
 
 
-class _TransformerTextClassifier(_TextClassifier):
+class TransformerScorer(tf.Module):
     """In-graph WordPiece tokenisation, the transformer and a softmax.
 
     Only the model's variables are tracked (not the Keras model itself), so an optimizer
     attached by training is not exported.
     """
 
-    def __init__(self, classifier: "TransformerClassifier", tokenizer: "WordPieceTokenizer",
-                 label_names: Sequence[str]):
-        tf.Module.__init__(self, name="transformer_text_classifier")  # no tracked self.model
+    def __init__(self, classifier: "TransformerClassifier", tokenizer: "WordPieceTokenizer"):
+        super().__init__(name="transformer_scorer")
         model = classifier.model
         self.logits = lambda inputs: model(inputs, training=False).logits  # not tracked
         self.model_variables = list(model.variables)
         self.tokenizer = tokenizer
-        self.label_names = tf.constant(list(label_names), tf.string)
 
-    def probabilities(self, text: tf.Tensor) -> tf.Tensor:
+    def __call__(self, text: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(tf.cast(self.logits(self.tokenizer(text)), tf.float32), axis=-1)
 
 
@@ -94,52 +89,76 @@ def export_model(model: "tf_keras.Model | TransformerClassifier", base_path: str
                  name: str | None = None, version: int | None = None,
                  label_names: Sequence[str] | None = None,
                  metadata: dict[str, Any] | None = None) -> Path:
-    """Save `model` to `base_path/VERSION/` with a raw-text `serving_default` signature.
+    """Export a Keras model (raw strings in, probabilities out: the CNNs) or a
+    `TransformerClassifier` (WordPiece tokenisation, truncation and softmax in the graph).
 
-    `model` is a Keras model taking raw strings and returning class probabilities (the CNNs),
-    or a `TransformerClassifier`, exported with its WordPiece tokenisation, truncation and
-    softmax in the graph. `label_names` default to the transformer's own, ("neg", "pos") for
-    Keras models. `version` defaults to one more than the highest existing one; an existing
-    version is never overwritten. `metadata` (JSON-serialisable: training data, fraction,
-    metrics, ...) is stored in `metadata.json` beside the labels, model description and
-    library versions. The export is written to a hidden folder beside the target and renamed
-    at the end, so an interrupted export leaves no version folder behind. Returns the version
-    folder.
+    `label_names` default to the transformer's own; a Keras model needs them unless it has
+    two classes ("neg", "pos"). The rest is `export_scorer`'s.
     """
     from tl_text.models.transformer import TransformerClassifier
 
-    base = Path(base_path).expanduser()
-    transformer = isinstance(model, TransformerClassifier)
+    if isinstance(model, TransformerClassifier):
+        with tempfile.TemporaryDirectory(prefix="tl_text-export-") as scratch:
+            scorer, described = transformer_scorer(model, Path(scratch) / "vocab.txt")
+            return export_scorer(scorer, base_path, label_names or model.label_names,
+                                 described, metadata, version, name)
     if label_names is None:
-        label_names = model.label_names if transformer else ("neg", "pos")
+        classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        if classes != 2:
+            raise ConfigError(f"the model has {classes} classes: give their label_names")
+        label_names = ("neg", "pos")
+    return export_scorer(inference_model(model), base_path, label_names,
+                         {"model": model.name, "model_type": "keras"}, metadata, version, name)
+
+
+def export_scorer(scorer, base_path: str | os.PathLike, label_names: Sequence[str],
+                  described: dict[str, Any], metadata: dict[str, Any] | None = None,
+                  version: int | None = None, name: str | None = None,
+                  write_state: Callable[[Path], None] | None = None) -> Path:
+    """Save `scorer` (raw strings [batch] -> probabilities [batch, classes]) to
+    `base_path/VERSION/` with a raw-text `serving_default` signature.
+
+    `version` defaults to one more than the highest existing one; an existing version is
+    never overwritten. metadata.json holds `described` (the model), the labels, the
+    signature, library versions, then the caller's JSON-serialisable `metadata` (training
+    data, metrics, ...). `write_state(folder)` may add files beside the SavedModel. The
+    export is written to a hidden folder beside the target and renamed at the end, so an
+    interrupted export leaves no version folder behind. Returns the version folder.
+    """
+    base = Path(base_path).expanduser()
     labels = _label_names(label_names)
     version = _new_version(base, version)
     target = base / str(version)
-    with tempfile.TemporaryDirectory(prefix="tl_text-export-") as scratch:
-        if transformer:
-            module, described = _transformer_module(model, labels, Path(scratch) / "vocab.txt")
-        else:
-            module = _TextClassifier(_inference_model(model), labels)
-            described = {"model": model.name, "model_type": "keras"}
-        info = _metadata(name or base.name, described, version, labels, metadata or {})
-        signature = module.serve.get_concrete_function()
-        classes = signature.structured_outputs["probabilities"].shape[-1]
-        if classes != len(labels):
-            raise ConfigError(f"the model outputs {classes} class probabilities but "
-                              f"{len(labels)} label names were given: {list(labels)}")
-        try:
-            with atomic_folder(target) as staging:
-                tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
-                (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n",
-                                                encoding="utf-8")
-        except FileExistsError as err:  # another export took this version in the meantime
-            raise TlTextError(f"cannot create {target}: {err}") from err
+    module = _RawTextModel(scorer, labels)
+    info = _metadata(name or base.name, described, version, labels, metadata or {})
+    signature = module.serve.get_concrete_function()
+    classes = signature.structured_outputs["probabilities"].shape[-1]
+    if classes != len(labels):
+        raise ConfigError(f"the model outputs {classes} class probabilities but "
+                          f"{len(labels)} label names were given: {list(labels)}")
+    try:
+        with atomic_folder(target) as staging:
+            tf.saved_model.save(module, str(staging), signatures={SIGNATURE: signature})
+            if write_state is not None:
+                write_state(staging)
+            (staging / METADATA).write_text(json.dumps(info, indent=2) + "\n",
+                                            encoding="utf-8")
+    except FileExistsError as err:  # another export took this version in the meantime
+        raise TlTextError(f"cannot create {target}: {err}") from err
     return target
 
 
-def _transformer_module(classifier: "TransformerClassifier", labels: Sequence[str],
-                        vocab_file: Path) -> tuple[_TransformerTextClassifier, dict[str, Any]]:
-    """The module to save (its vocabulary written to `vocab_file`) and its metadata."""
+def restore_variables(folder: str | os.PathLike, scorer) -> None:
+    """Load the variables of the export in `folder` into `scorer`, a newly built object of the
+    same structure as the exported one (e.g. the same Keras model with other weights)."""
+    checkpoint = tf.train.Checkpoint(scorer=scorer)
+    status = checkpoint.read(str(Path(folder) / "variables" / "variables"))
+    status.expect_partial().assert_existing_objects_matched()
+
+
+def transformer_scorer(classifier: "TransformerClassifier",
+                       vocab_file: Path) -> tuple[TransformerScorer, dict[str, Any]]:
+    """The scorer to save (its vocabulary written to `vocab_file`) and its description."""
     from tl_text.export.wordpiece import WordPieceTokenizer, hf_settings
 
     settings = hf_settings(classifier.tokenizer)
@@ -157,7 +176,7 @@ def _transformer_module(classifier: "TransformerClassifier", labels: Sequence[st
                               "lowercase", "strip_accents", "clean_text", "chinese_chars",
                               "unk_token", "max_chars_per_word")}},
             "config": json.loads(config.to_json_string())}}
-    return _TransformerTextClassifier(classifier, tokenizer, labels), described
+    return TransformerScorer(classifier, tokenizer), described
 
 
 @dataclass
@@ -209,10 +228,10 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except ValueError as err:
         raise TlTextError(f"{metadata_file} is not valid JSON: {err}") from err
-    if metadata.get("model_type") == "transformer":
-        try:
-            import tensorflow_text  # noqa: F401  (registers the tokenisation ops)
-        except ImportError as err:
+    try:
+        import tensorflow_text  # noqa: F401  (registers the ops of transformer exports)
+    except ImportError as err:
+        if "transformer" in json.dumps(metadata.get("model_type")):
             raise TlTextError(f"{folder} is a transformer export: loading it needs the "
                               f"tensorflow-text package ({err})") from err
     try:
@@ -226,7 +245,7 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
     return ExportedModel(folder, version, metadata, loaded, signature)
 
 
-def _inference_model(model: tf_keras.Model) -> tf_keras.Model:
+def inference_model(model: tf_keras.Model) -> tf_keras.Model:
     """The same layers and weights without the optimizer and metrics, which serving never uses
     (Adam's slots alone would triple the export's size)."""
     if getattr(model, "inputs", None) and getattr(model, "outputs", None):
@@ -239,10 +258,9 @@ def _metadata(name: str, described: dict[str, Any], version: int, labels: Sequen
     """metadata.json: what export_model knows (`described`: the model), then the caller's
     JSON-serialisable `extra`."""
     versions = {"tl_text": tl_text.__version__, "tensorflow": tf.__version__,
-                "tf_keras": tf_keras.__version__}
-    if described["model_type"] == "transformer":
-        versions.update({package: importlib.metadata.version(package)
-                         for package in ("transformers", "tensorflow-text")})
+                "tf_keras": tf_keras.__version__,
+                **{package: importlib.metadata.version(package)
+                   for package in ("transformers", "tensorflow-text")}}
     info = {"name": name, **described, "version": version, "labels": list(labels),
             "signature": {"name": SIGNATURE, "inputs": {"text": "string [batch]"},
                           "outputs": {"probabilities": f"float32 [batch, {len(labels)}]",

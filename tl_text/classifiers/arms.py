@@ -1,0 +1,216 @@
+"""Arms: the named classifier recipes shared by the experiments and `tl-text train --model`.
+
+    glove       CNN (`model`: denil or kim) on plain GloVe vectors; `denil`, `kim` name the
+                architecture directly
+    amazon-emb  the CNN on GloVe updated with the source CNN's tuned vectors (the talk's method)
+    finetune    the whole source CNN (convolutions and classifier too) fine-tuned on the target
+    tfidf-lr    TF-IDF uni+bigrams + logistic regression (in-graph TensorFlow)
+    nb-lr       NB-weighted uni+bigrams + logistic regression (in-graph TensorFlow)
+    bert        a pretrained transformer (`pretrained`, MiniLM by default) fine-tuned
+    bert-transfer  the same transformer fine-tuned on the source corpus first, then on the target
+    frozen-lr   logistic regression on the frozen transformer's mean-pooled features
+    A+B         the mean of the arms' probabilities (A+B+C too), exported as one model
+
+Source models (`Sources`) are trained once on `source` (default: every Amazon review) and
+cached under `models_dir` as exports, keyed by their options and data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tl_text.classifiers.base import TextClassifier, load_classifier
+from tl_text.classifiers.cnn import CNNClassifier
+from tl_text.classifiers.ensemble import Ensemble
+from tl_text.classifiers.linear import NBLogisticRegression, TfidfLogisticRegression
+from tl_text.classifiers.transformer import FrozenEncoderLR, TransformerTextClassifier
+from tl_text.data.dataset import TextDataset
+from tl_text.errors import ConfigError
+from tl_text.export.savedmodel import versions
+from tl_text.training import accuracy
+
+CNN_ARMS = ("glove", "amazon-emb", "finetune", "denil", "kim")
+LINEAR_ARMS = ("tfidf-lr", "nb-lr")
+TRANSFORMER_ARMS = ("bert", "bert-transfer", "frozen-lr")
+ARMS = (*CNN_ARMS, *LINEAR_ARMS, *TRANSFORMER_ARMS)
+SOURCE_ARMS = ("amazon-emb", "finetune", "bert-transfer")
+CNN_MODELS = ("denil", "kim")
+
+
+def _option(default, help: str = "", choices: tuple = (), **extra):
+    """A dataclass field whose metadata gives the command line its help and choices."""
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, list) \
+        else {"default": default}
+    return field(**factory, metadata={"help": help, "choices": choices, **extra})
+
+
+@dataclass
+class ArmOptions:
+    """The knobs of every arm, and of the source models they transfer from."""
+
+    model: str = _option("denil", "CNN of the glove/amazon-emb/finetune arms", CNN_MODELS)
+    epochs: int = _option(20, "max CNN epochs (early stopping on a validation split)")
+    patience: int = _option(2, "epochs without a better validation loss before stopping")
+    min_epochs: int = _option(4, "CNN epochs to run before early stopping may stop")
+    batch_size: int = _option(32)
+    learning_rate: float = _option(1e-3, "Adam learning rate (source and target CNNs)")
+    max_tokens: int = _option(30_000, "CNN vocabulary size (padding and [UNK] included)")
+    sequence_length: int = _option(400, "tokens per document for the Kim CNN")
+    validation: float = _option(0.1, "share held out for early stopping", fraction=True)
+    target_embeddings: str = _option("trainable", "", ("trainable", "frozen"))
+    vectors: str = _option("glove-6b-50d", "glove-6b-50d (packaged) or a GloVe/word2vec file")
+    schedule: str = _option("constant", "CNN learning rate: constant, or one-cycle peaking "
+                                        "at it", ("constant", "onecycle"))
+    source: str = _option("amazon", "source corpus of the transfer arms (a corpus name or file)")
+    source_epochs: int = _option(8)
+    source_fraction: float = _option(1.0, "stratified share of the source corpus for the "
+                                          "source CNN", fraction=True)
+    retrain_source: bool = _option(False, "train the source models even if cached ones exist")
+    pretrained: str = _option("minilm", "transformer arms: minilm (packaged), a Hugging Face "
+                                        "folder, or a hub name when online")
+    max_length: int = _option(256, "transformer tokens per document, special tokens included")
+    truncation: str = _option("head+tail", "", ("head", "tail", "head+tail"))
+    trainer: str = _option("native", "native AdamW + warm-up, or ktrain's fit_onecycle",
+                           ("native", "ktrain"))
+    bert_epochs: int = _option(3)
+    bert_batch_size: int = _option(16)
+    bert_learning_rate: float = _option(5e-5, "peak transformer learning rate")
+    bert_source_epochs: int = _option(1)
+    bert_source_fraction: float = _option(0.25, "share of the source corpus for the "
+                                                "bert-transfer source step", fraction=True)
+    models_dir: str = _option("saved_models", "cache of the source models")
+    embeddings_dir: str = _option("embeddings", "where the tuned source vectors are written")
+    data_dir: str | None = _option(None, "data root (default: $TL_TEXT_DATA)")
+    verbose: int = _option(0, "Keras verbosity: 1 progress bars, 2 one line per epoch, 0 quiet")
+
+
+def split_spec(spec: str) -> list[str]:
+    """"finetune+nb-lr" -> ["finetune", "nb-lr"]; ConfigError for an unknown arm."""
+    parts = spec.split("+")
+    unknown = [p for p in parts if p not in ARMS]
+    if unknown or len(set(parts)) != len(parts):
+        raise ConfigError(f"unknown or repeated arm in {spec!r}; choose from "
+                          f"{', '.join(ARMS)}, or A+B")
+    return parts
+
+
+def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> TextClassifier:
+    """An unfitted classifier for `spec` (an arm, or arms joined by "+")."""
+    parts = split_spec(spec)
+    if len(parts) > 1:
+        return Ensemble([build(part, options, seed, sources) for part in parts])
+    arm = parts[0]
+    if arm in CNN_ARMS:
+        return _cnn(arm, options, seed, sources)
+    if arm == "nb-lr":
+        return NBLogisticRegression()
+    if arm == "tfidf-lr":
+        return TfidfLogisticRegression()
+    if arm == "frozen-lr":
+        return FrozenEncoderLR(options.pretrained, options.max_length, options.truncation)
+    return TransformerTextClassifier(
+        options.pretrained, options.max_length, options.truncation, options.bert_epochs,
+        options.bert_batch_size, options.bert_learning_rate, options.trainer,
+        init_from=sources.transformer() if arm == "bert-transfer" else None, seed=seed,
+        verbose=options.verbose)
+
+
+def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNClassifier:
+    architecture = arm if arm in CNN_MODELS else options.model
+    init_from = sources.cnn() if arm in ("amazon-emb", "finetune") else None
+    return CNNClassifier(
+        architecture, options.vectors, init_from=init_from,
+        transfer="network" if arm == "finetune" else "embeddings",
+        max_tokens=options.max_tokens, sequence_length=options.sequence_length,
+        trainable_embeddings=options.target_embeddings == "trainable", epochs=options.epochs,
+        patience=options.patience, min_epochs=options.min_epochs,
+        batch_size=options.batch_size, learning_rate=options.learning_rate,
+        schedule=options.schedule, validation=options.validation, seed=seed,
+        verbose=options.verbose)
+
+
+class Sources:
+    """The source models of the transfer arms, trained on first use or read from the cache."""
+
+    def __init__(self, options: ArmOptions, log: Callable[[str], None] = print):
+        self.options, self.log = options, log
+        self._cnn: CNNClassifier | None = None
+        self._transformer: TransformerTextClassifier | None = None
+
+    def cnn(self) -> CNNClassifier:
+        """A CNN (`options.model`) trained on the source corpus with trainable GloVe."""
+        if self._cnn is None:
+            o = self.options
+            data = self._data(o.source_fraction)
+            classifier = CNNClassifier(
+                o.model, o.vectors, max_tokens=o.max_tokens, sequence_length=o.sequence_length,
+                epochs=o.source_epochs, patience=o.patience, min_epochs=0,
+                batch_size=o.batch_size, learning_rate=o.learning_rate,
+                validation=o.validation, seed=0, verbose=o.verbose)
+            self._cnn = self._cached(classifier, data, o.model, "source", f"a {o.model} CNN")
+            vectors = Path(o.vectors).name.split(".")[0]
+            tuned = (Path(o.embeddings_dir) /
+                     f"{o.source}-{o.model}-{vectors}-{_key(classifier, data)}.w2v.txt")
+            if not tuned.exists():
+                from tl_text.embeddings import save_word2vec
+
+                save_word2vec(self._cnn.word_vectors(), tuned)
+                self.log(f"source: saved {len(self._cnn.vocabulary_) - 2:,} tuned vectors "
+                         f"to {tuned}")
+        return self._cnn
+
+    def transformer(self) -> TransformerTextClassifier:
+        """`options.pretrained` fine-tuned on a share of the source corpus (saved)."""
+        if self._transformer is None:
+            o = self.options
+            data = self._data(o.bert_source_fraction)
+            classifier = TransformerTextClassifier(
+                o.pretrained, o.max_length, o.truncation, o.bert_source_epochs,
+                o.bert_batch_size, o.bert_learning_rate, o.trainer, seed=0, verbose=o.verbose)
+            self._transformer = self._cached(classifier, data, Path(o.pretrained).name,
+                                             "transformer source", o.pretrained, hold_out=True)
+        return self._transformer
+
+    def _data(self, fraction: float) -> TextDataset:
+        from tl_text.data import load_corpus
+
+        splits = load_corpus(self.options.source, data_dir=self.options.data_dir)
+        return (splits.get("train") or next(iter(splits.values()))).fraction(fraction, seed=0)
+
+    def _cached(self, classifier: TextClassifier, data: TextDataset, name: str, what: str,
+                described: str, hold_out: bool = False) -> TextClassifier:
+        """`classifier` fitted on `data`, or loaded from the cache entry for the two."""
+        key = _key(classifier, data)
+        folder = Path(self.options.models_dir) / f"source-{self.options.source}-{name}-{key}"
+        if versions(folder) and not self.options.retrain_source:
+            self.log(f"{what}: reusing {folder}")
+            return load_classifier(folder)
+        self.log(f"{what}: training {described} on {len(data):,} {self.options.source} "
+                 f"reviews ({data.class_counts()})")
+        valid = None
+        if hold_out:  # a fixed number of epochs: the held-out reviews only report accuracy
+            data, valid = data.split(self.options.validation, seed=0)
+        classifier.fit(data)
+        if valid is not None:
+            classifier.fit_info_["validation_accuracy"] = accuracy(
+                classifier.predict_proba(valid.texts), valid.labels)
+        classifier.save(folder, metadata={"documents": len(data),
+                                          "data_fingerprint": fingerprint(data)})
+        self.log(f"{what}: saved {classifier.saved_to_} ({classifier.fit_info_})")
+        return classifier
+
+
+def fingerprint(data: TextDataset) -> str:
+    """A short hash of a dataset's document ids (which documents, not their order)."""
+    return hashlib.sha1("\n".join(data.ids).encode()).hexdigest()[:12]
+
+
+def _key(classifier: TextClassifier, data: TextDataset) -> str:
+    from tl_text.models.cnn import VERSION
+
+    settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
+    return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

@@ -1,0 +1,113 @@
+"""Figures as PNG bytes, drawn with matplotlib's Agg canvas (no display, no pyplot state).
+
+matplotlib is imported inside the functions, so importing tl_text stays light.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def confusion_matrix_png(matrix, label_names: Sequence[str], title: str = "") -> bytes:
+    """A confusion matrix (rows: true class, columns: predicted) as PNG: every cell shows its
+    count, its colour the count's share of the true class (row-normalised)."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    classes = len(label_names)
+    if counts.shape != (classes, classes):
+        raise ValueError(f"a {classes}-class confusion matrix must be {classes}x{classes}, "
+                         f"got shape {counts.shape}")
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+    size = 2.5 + 0.55 * classes
+    figure = _figure(size + 1.2, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, shrink=0.8, label="share of the true class")
+    font = 11 if classes <= 5 else 9
+    for (row, column), count in np.ndenumerate(counts):
+        axes.text(column, row, f"{count:,}", ha="center", va="center", fontsize=font,
+                  color="white" if shares[row, column] > 0.5 else "black")
+    ticks = np.arange(classes)
+    long_names = max(len(name) for name in label_names) > 4
+    axes.set_xticks(ticks, label_names, rotation=45 if long_names else 0,
+                    ha="right" if long_names else "center", rotation_mode="anchor")
+    axes.set_yticks(ticks, label_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    if title:
+        axes.set_title(title)
+    return _png(figure)
+
+
+def accuracy_by_fraction_png(stats: list[dict], corpus: str) -> bytes:
+    """Bars (one fraction) or accuracy-vs-fraction lines (a sweep) with the seed std;
+    `stats`: {"fraction", "arm", "mean", "std"} dicts, accuracies in [0, 1]."""
+    fractions = sorted({s["fraction"] for s in stats})
+    arms = list(dict.fromkeys(s["arm"] for s in stats))
+    fig = _figure(7, 4.2)
+    ax = fig.add_subplot()
+    if len(fractions) == 1:
+        means = [100 * next(s["mean"] for s in stats if s["arm"] == a) for a in arms]
+        stds = [100 * next(s["std"] for s in stats if s["arm"] == a) for a in arms]
+        ax.bar(arms, means, yerr=stds, capsize=4, color="tab:blue")
+        for x, m in enumerate(means):
+            ax.text(x, m + 0.5, f"{m:.1f}", ha="center", va="bottom", fontsize=9)
+        ax.set_ylim(max(0, min(means) - 15), 100)
+        ax.set_title(f"{corpus} accuracy at fraction {fractions[0]:g}")
+    else:
+        for arm in arms:
+            points = sorted((s["fraction"], 100 * s["mean"], 100 * s["std"])
+                            for s in stats if s["arm"] == arm)
+            x, y, err = zip(*points)
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm)
+        ax.set_xscale("log")
+        ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
+        ax.minorticks_off()
+        ax.set_xlabel(f"fraction of {corpus} training reviews")
+        ax.legend()
+        ax.set_title(f"{corpus} accuracy vs. training data")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig, dpi=120)
+
+
+def accuracy_heatmaps_png(matrices: dict[str, dict]) -> bytes:
+    """One annotated train × test accuracy heatmap per model; `matrices[model]` has "train",
+    "test" (names) and "accuracy" ([train][test], in [0, 1])."""
+    fig = _figure(5.2 * len(matrices), 4.4)
+    axes = fig.subplots(1, len(matrices), squeeze=False)[0]
+    for ax, (model, m) in zip(axes, matrices.items()):
+        acc = 100 * np.array(m["accuracy"])
+        low = max(50.0, acc.min() - 5)
+        image = ax.imshow(acc, cmap="viridis", vmin=low, vmax=100)
+        ax.set_xticks(range(len(m["test"])), m["test"], rotation=30, ha="right")
+        ax.set_yticks(range(len(m["train"])), m["train"])
+        for (i, j), value in np.ndenumerate(acc):
+            bold = m["train"][i] == m["test"][j]
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8,
+                    color="white" if value < (low + 100) / 2 else "black",
+                    fontweight="bold" if bold else "normal")
+        ax.set_xlabel("test domain")
+        ax.set_ylabel("train domain")
+        ax.set_title(f"{model}: accuracy (%)")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    return _png(fig, dpi=120)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure, dpi: int = 100) -> bytes:
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=dpi)
+    return png.getvalue()
