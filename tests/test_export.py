@@ -2,6 +2,7 @@
 
 import argparse
 import io
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -72,7 +73,9 @@ def test_export_writes_tf_serving_layout_and_metadata(base):
     assert meta["name"] == "imdb-kim" and meta["model"] == "kim_cnn" and meta["version"] == 1
     assert meta["labels"] == ["neg", "pos"]
     assert meta["versions"] == {"tl_text": "0.1.0", "tensorflow": tf.__version__,
-                                "tf_keras": tf_keras.__version__}
+                                "tf_keras": tf_keras.__version__,
+                                "transformers": importlib.metadata.version("transformers"),
+                                "tensorflow-text": importlib.metadata.version("tensorflow-text")}
     assert meta["training_data"] == "imdb train" and meta["fraction"] == 0.016
     assert 0 <= meta["metrics"]["test_accuracy"] <= 1
     # the optimizer's slots are not exported: only the model's own weights

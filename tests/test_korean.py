@@ -173,7 +173,10 @@ def test_transformer_arm_loads_a_korean_model_by_path(tiny_korean_electra, token
                  "--test-fraction", "0.004", "--transformer-epochs", "1", "--verbose", "0",
                  "--data-dir", str(data_dir), "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    rows = json.loads((out / "results.json").read_text())["rows"]
+    result = json.loads((out / "results.json").read_text())
+    rows = result["rows"]
     assert [r["arm"] for r in rows] == ["transformer", "nb-lr:char", "transformer+nb-lr:char"]
-    assert rows[0]["notes"] == str(tiny_korean_electra) and rows[0]["test_docs"] == 200
+    assert rows[0]["test_docs"] == 200
+    assert result["classifiers"]["transformer"]["config"]["pretrained"] == str(
+        tiny_korean_electra)
     assert all(0.3 < r["accuracy"] <= 1 for r in rows)

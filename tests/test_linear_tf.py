@@ -23,7 +23,6 @@ from tl_text.data.dataset import TextDataset
 from tl_text.errors import ConfigError
 from tl_text.export.savedmodel import load_exported
 from tl_text.models import linear as sklearn_linear
-from tl_text.models import ngrams
 from tl_text.models.ngrams import (TOKEN_PATTERN, Analyzer, NgramLookup, character_class,
                                    count_matrix, vocabulary)
 from tl_text.training.logistic import fit_logistic_regression
@@ -94,10 +93,6 @@ def binary() -> TextDataset:
 @pytest.fixture(scope="module")
 def nb_lr(binary) -> NBLogisticRegression:
     return NBLogisticRegression().fit(binary)
-
-
-def test_token_pattern_is_the_sklearn_modules():
-    assert ngrams.TOKEN_PATTERN == sklearn_linear.TOKEN_PATTERN
 
 
 def test_character_classes_are_pythons():

@@ -78,7 +78,7 @@ def test_transformer_arms_with_a_pretrained_folder(tmp_path, data_dir, tiny_elec
 
 def test_bad_arms_are_refused(capsys):
     assert main(["transfer", "--arms", "glove,gpt"]) == 2
-    assert "unknown arm 'gpt'" in capsys.readouterr().err
+    assert "unknown or repeated arm in 'gpt'" in capsys.readouterr().err
     assert main(["transfer", "--arms", "glove+nb-lr"]) == 2
     assert "needs glove and nb-lr listed before it" in capsys.readouterr().err
 

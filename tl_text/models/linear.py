@@ -1,4 +1,6 @@
-"""Bag-of-n-gram baselines: TF-IDF + logistic regression, and NB-weighted logistic regression.
+"""The scikit-learn reference for the linear classifiers: TF-IDF + logistic regression and
+NB-weighted logistic regression. The toolkit trains and exports the TensorFlow versions in
+`tl_text.classifiers.linear`; tests and benchmarks compare them with these.
 
 Wang & Manning (2012) NBSVM idea with a logistic loss: binary n-gram features scaled by the
 naive-Bayes log-count ratio r = log((p / |p|_1) / (q / |q|_1)) before a linear classifier.
@@ -12,7 +14,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-TOKEN_PATTERN = r"(?u)\b\w[\w']*\b|[!?]"
+from tl_text.models.ngrams import TOKEN_PATTERN
 
 
 def tfidf_lr(C: float = 10.0, ngram_range=(1, 2), min_df: int = 1):

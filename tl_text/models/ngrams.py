@@ -40,7 +40,7 @@ from scipy import sparse
 from tl_text.errors import ConfigError
 from tl_text.models.subword import MAX_WORD_CHARS, SUFFIX, UNK, normalize
 
-TOKEN_PATTERN = r"(?u)\b\w[\w']*\b|[!?]"  # tl_text.models.linear's, without importing sklearn
+TOKEN_PATTERN = r"(?u)\b\w[\w']*\b|[!?]"  # scikit-learn's syntax; matched without `\b` here
 WHITESPACE_PATTERN = r"\S+"
 ANALYZERS = ("word", "char_wb", "wordpiece")
 BATCH_SIZE = 1024
