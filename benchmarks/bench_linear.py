@@ -69,7 +69,7 @@ def converged_copy(reference, train):
     from sklearn.linear_model import LogisticRegression
 
     converged = copy.copy(reference)
-    features = reference.vectorizer.transform(train.texts) @ sparse.diags(reference.ratio_)
+    features = reference.vectorizer_.transform(train.texts) @ sparse.diags(reference.ratio_)
     converged.classifier_ = LogisticRegression(C=reference.C, tol=1e-8, max_iter=20_000).fit(
         features, train.labels)
     return converged

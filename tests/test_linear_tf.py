@@ -170,7 +170,7 @@ def test_fit_logistic_regression_scales_features_per_output():
 
 def test_nb_lr_matches_the_sklearn_model(binary, nb_lr, converged_sklearn):
     reference = sklearn_linear.NBLogisticRegression().fit(binary.texts, binary.labels)
-    assert nb_lr.vocabulary_ == reference.vectorizer.get_feature_names_out().tolist()
+    assert nb_lr.vocabulary_ == reference.vectorizer_.get_feature_names_out().tolist()
     np.testing.assert_allclose(nb_lr.ratio_[:, 0], reference.ratio_, rtol=1e-12)
     texts = binary.texts + UNSEEN + fuzz(50)
     np.testing.assert_allclose(nb_lr.predict_proba(texts), reference.predict_proba(texts),
@@ -198,11 +198,13 @@ def test_nsmc_settings_match_sklearn(unit, converged_sklearn):
                 if unit == "char" else
                 {"token_pattern": r"\S+", "lowercase": False, "strip_accents": None})
     train = dataset([BAD, GOOD])
+    options = {**settings, **({"token_pattern": None} if unit == "char" else {})}
+    options.pop("ngram_range", None)
+    ngrams = settings.get("ngram_range", (1, 2))
     for ours, reference in [(NBLogisticRegression(**settings),
-                             sklearn_linear.NBLogisticRegression()),
-                            (TfidfLogisticRegression(**settings), sklearn_linear.tfidf_lr())]:
-        vectorizer = getattr(reference, "vectorizer", None) or reference.steps[0][1]
-        vectorizer.set_params(**settings, **({"token_pattern": None} if unit == "char" else {}))
+                             sklearn_linear.NBLogisticRegression(ngram_range=ngrams, **options)),
+                            (TfidfLogisticRegression(**settings),
+                             sklearn_linear.tfidf_lr(ngram_range=ngrams, **options))]:
         reference.fit(train.texts, train.labels)
         ours.fit(train)
         texts = train.texts + UNSEEN
@@ -283,7 +285,7 @@ def test_imdb_vocabulary_and_accuracy_match_sklearn(imdb_small, converged_sklear
     classifier = NBLogisticRegression().fit(train)
     reference = sklearn_linear.NBLogisticRegression().fit(train.texts, train.labels)
     assert len(train) == 400
-    assert classifier.vocabulary_ == reference.vectorizer.get_feature_names_out().tolist()
+    assert classifier.vocabulary_ == reference.vectorizer_.get_feature_names_out().tolist()
     predicted = classifier.predict_proba(test.texts).argmax(axis=1)
     expected = reference.predict(test.texts)
     assert (predicted == test.labels).mean() == (expected == test.labels).mean()

@@ -16,27 +16,34 @@ from sklearn.pipeline import make_pipeline
 
 from tl_text.models.ngrams import TOKEN_PATTERN
 
+ANALYZER = {"analyzer": "word", "token_pattern": TOKEN_PATTERN, "lowercase": True,
+            "strip_accents": "unicode"}
 
-def tfidf_lr(C: float = 10.0, ngram_range=(1, 2), min_df: int = 1):
-    """sklearn pipeline: raw strings -> sublinear TF-IDF uni+bigrams -> logistic regression."""
+
+def tfidf_lr(C: float = 10.0, ngram_range=(1, 2), min_df: int = 1, **analyzer_options):
+    """sklearn pipeline: raw strings -> sublinear TF-IDF uni+bigrams -> logistic regression.
+
+    `analyzer_options` (analyzer, token_pattern, lowercase, strip_accents) override the
+    defaults of `ANALYZER`."""
     return make_pipeline(
         TfidfVectorizer(ngram_range=ngram_range, min_df=min_df, sublinear_tf=True,
-                        token_pattern=TOKEN_PATTERN, strip_accents="unicode"),
+                        **{**ANALYZER, **analyzer_options}),
         LogisticRegression(C=C, max_iter=2000))
 
 
 class NBLogisticRegression:
     """Binary NB-weighted logistic regression with fit/predict/predict_proba on raw strings."""
 
-    def __init__(self, C: float = 1.0, ngram_range=(1, 2), alpha: float = 1.0):
-        self.vectorizer = CountVectorizer(ngram_range=ngram_range, binary=True,
-                                          token_pattern=TOKEN_PATTERN,
-                                          strip_accents="unicode")
-        self.C, self.alpha = C, alpha
+    def __init__(self, C: float = 1.0, ngram_range=(1, 2), alpha: float = 1.0,
+                 **analyzer_options):
+        self.C, self.ngram_range, self.alpha = C, ngram_range, alpha
+        self.analyzer_options = {**ANALYZER, **analyzer_options}
 
     def fit(self, texts, labels):
         labels = np.asarray(labels)
-        features = self.vectorizer.fit_transform(texts)
+        self.vectorizer_ = CountVectorizer(ngram_range=self.ngram_range, binary=True,
+                                           **self.analyzer_options)
+        features = self.vectorizer_.fit_transform(texts)
         p = self.alpha + features[labels == 1].sum(axis=0)
         q = self.alpha + features[labels == 0].sum(axis=0)
         self.ratio_ = np.asarray(np.log((p / p.sum()) / (q / q.sum()))).ravel()
@@ -45,7 +52,7 @@ class NBLogisticRegression:
         return self
 
     def predict_proba(self, texts) -> np.ndarray:
-        return self.classifier_.predict_proba(self._scale(self.vectorizer.transform(texts)))
+        return self.classifier_.predict_proba(self._scale(self.vectorizer_.transform(texts)))
 
     def predict(self, texts) -> np.ndarray:
         return self.predict_proba(texts).argmax(axis=1)
