@@ -83,6 +83,15 @@ def test_bad_arms_are_refused(capsys):
     assert "needs glove and nb-lr listed before it" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seeds", ["0", "-1"])
+def test_seeds_below_one_are_refused_before_any_work(seeds, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["transfer", "--seeds", seeds, "--data-dir", str(tmp_path), "--out",
+                 str(out)]) == 2
+    assert f"--seeds must be at least 1, got {seeds}" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "imdb").exists()
+
+
 def test_summary_table_means_and_stds():
     rows = [{"fraction": 0.05, "arm": "a", "seed": s, "accuracy": acc, "train_docs": 1250,
              "test_docs": 25000} for s, acc in enumerate([0.80, 0.90])]

@@ -149,3 +149,13 @@ def test_lr_find_command(tiny_electra, data_dir, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["plot"] == str(tmp_path / "lr.png") and report["valley_lr"] > 0
     assert (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def test_lr_find_refuses_a_single_class_file(tmp_path, capsys):
+    from tl_text.cli import main
+
+    data = tmp_path / "one-class.csv"
+    data.write_text("text,label\n" + "".join(f"review {i},pos\n" for i in range(20)))
+    assert main(["lr-find", str(data), "--out", str(tmp_path / "lr.png")]) == 2
+    assert "needs documents of at least two classes" in capsys.readouterr().err
+    assert not (tmp_path / "lr.png").exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tl_text.classifiers.arms import ArmOptions, Sources, build, split_spec
 from tl_text.data import load_imdb
+from tl_text.errors import ConfigError
 from tl_text.experiments.report import accuracy_plot, accuracy_table, write_results
 from tl_text.experiments.runner import Unit, check_arms, run_units
 
@@ -44,6 +45,8 @@ class TransferConfig(ArmOptions):
 def run(cfg: TransferConfig) -> list[dict]:
     """Every (fraction, arm, seed) result row; also written to `cfg.out`."""
     check_arms(cfg.arms, split_spec)
+    if cfg.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {cfg.seeds}")
     started = time.perf_counter()
     _step("data: reading IMDB")
     imdb = load_imdb(("train", "test"), data_dir=cfg.data_dir)
