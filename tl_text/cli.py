@@ -113,11 +113,8 @@ def config_from_args(config_class, args: argparse.Namespace):
 def _describe(args) -> None:
     from tl_text.data import describe, load_corpus
 
-    options = {k: v for k, v in (("text_column", args.text_column),
-                                 ("label_column", args.label_column),
-                                 ("labels", args.labels)) if v is not None}
     splits = load_corpus(args.source, data_dir=args.data_dir, skip_empty=args.skip_empty,
-                         **options)
+                         **_table_options(args))
     print(describe(splits, samples=args.samples))
 
 
@@ -129,11 +126,8 @@ def _evaluate(args) -> None:
     from tl_text.export.savedmodel import load_exported
 
     model = load_exported(args.model)
-    options = {k: v for k, v in (("text_column", args.text_column),
-                                 ("label_column", args.label_column),
-                                 ("labels", args.labels)) if v is not None}
     splits = load_corpus(args.data, data_dir=args.data_dir, skip_empty=args.skip_empty,
-                         **options)
+                         **_table_options(args))
     split = args.split or ("test" if "test" in splits else next(iter(splits)))
     if split not in splits:
         raise TlTextError(f"{args.data} has no split {split!r} (splits: {sorted(splits)})")
@@ -174,6 +168,11 @@ def _experiment(module_name: str, config_name: str):
         config_class = getattr(module, config_name)
         return module.run(config_from_args(config_class, args))
     return run
+
+
+def _table_options(args) -> dict:
+    return {"text_column": args.text_column, "label_column": args.label_column,
+            "labels": args.labels}
 
 
 def _add_table_options(parser: argparse.ArgumentParser) -> None:

@@ -87,10 +87,14 @@ class TextClassifier(abc.ABC):
 
     save = export  # the export is the saved form: `load_classifier` reads it back
 
+    def spec(self) -> dict[str, Any]:
+        """{"kind", "config"}: what `load_classifier` needs to rebuild this classifier."""
+        return {"kind": self.kind, "config": self.get_config()}
+
     def describe(self) -> dict[str, Any]:
         """What metadata.json says about the model: its family and options."""
         return {"model": type(self).__name__, "model_type": self.kind,
-                "classifier": {"kind": self.kind, "config": self.get_config()}}
+                "classifier": self.spec()}
 
     # --- for subclasses ---------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ class Ensemble(TextClassifier):
             self._adopt_labels()
 
     def get_config(self) -> dict[str, Any]:
-        return {"members": [m.describe()["classifier"] for m in self.members],
+        return {"members": [m.spec() for m in self.members],
                 "weights": self.weights, "prefit": self.prefit}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:

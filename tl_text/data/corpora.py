@@ -27,8 +27,9 @@ def load_corpus(source: str, data_dir=None, skip_empty: bool = False,
     books/dvd/electronics/kitchen -> that Blitzer domain as "all".
     Paths: aclImdb archive or folder, a Blitzer archive/folder or `.review` file,
     a fastText `.ft.txt`, an amazon_review_polarity `.csv` (three unnamed columns),
-    or any CSV/TSV/JSONL with a header (`table_options` go to `load_table`).
+    or any CSV/TSV/JSONL with a header (`table_options` go to `load_table`; None means unset).
     """
+    table_options = {k: v for k, v in table_options.items() if v is not None}
     name = source.lower()
     if name == "imdb":
         return load_imdb(("train", "test"), data_dir=data_dir)

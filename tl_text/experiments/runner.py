@@ -70,7 +70,8 @@ def run_units(units: Sequence[Unit], test: TextDataset,
             classifier.fit(unit.train)
             probs = classifier.predict_proba(test.texts)
             info = {k: v for k, v in classifier.fit_info_.items() if k != "fit_seconds"}
-            classifiers.setdefault(unit.arm, classifier.describe()["classifier"])
+            if unit.arm not in classifiers:
+                classifiers[unit.arm] = classifier.spec()
         probabilities[(*where, unit.arm)] = probs
         info["seconds"] = round(time.perf_counter() - started, 1)
         new_rows = rows_of(unit, probs, info)

@@ -55,9 +55,8 @@ class TrainConfig(ArmOptions):
 
 def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset]:
     """(training documents at `fraction`, held-out documents) for the config."""
-    options = {k: v for k, v in (("text_column", cfg.text_column),
-                                 ("label_column", cfg.label_column),
-                                 ("labels", cfg.labels)) if v is not None}
+    options = {"text_column": cfg.text_column, "label_column": cfg.label_column,
+               "labels": cfg.labels}
     splits = load_corpus(cfg.data, data_dir=cfg.data_dir, skip_empty=cfg.skip_empty, **options)
     if cfg.test is not None:
         train = splits.get("train") or _only(splits, cfg.data)
