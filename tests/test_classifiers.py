@@ -129,8 +129,8 @@ def test_every_arm_and_ensembles_build_an_unfitted_classifier(tmp_path):
     options = ArmOptions(models_dir=str(tmp_path))
     sources = Sources(options)
     for arm in ARMS:
-        if arm in ("amazon-emb", "finetune", "bert-transfer"):
-            continue  # these train a source first (tests/test_transfer.py runs them)
+        if arm in ("amazon-emb", "gensim-emb", "finetune", "bert-transfer"):
+            continue  # these learn from the source first (tests/test_train.py runs them)
         assert not hasattr(build(arm, options, 0, sources), "label_names_")
     ensemble = build("kim+nb-lr", options, 1, sources)
     assert isinstance(ensemble, Ensemble) and ensemble.members[0].seed == 1

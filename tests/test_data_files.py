@@ -101,3 +101,16 @@ def test_earphone_reviews(data_dir):
     assert dataset.class_counts() == {"1": 2_493, "2": 939, "3": 1_503, "4": 3_189, "5": 6_211}
     assert dataset.texts[0].startswith("No doubt it has a great bass")
     assert dataset.texts[0].endswith("complaining about my voice.")
+
+
+def test_polarity_csv_keeps_quoted_newlines_and_record_start_lines(tmp_path):
+    from tl_text.data import iter_polarity_csv
+
+    good = tmp_path / "train.csv"
+    good.write_text('"2","Great","works\nevery day"\n"1","Bad","broke\\nfast"\n')
+    assert [(e.id, e.text, e.label) for e in iter_polarity_csv(good)] == [
+        ("train.csv:1", "Great: works\nevery day", 1), ("train.csv:3", "Bad: broke fast", 0)]
+    bad = tmp_path / "test.csv"
+    bad.write_text(good.read_text() + '"3","x","y"\n')
+    with pytest.raises(DataError, match=r"test.csv, line 4, field 'class'"):
+        list(iter_polarity_csv(bad))

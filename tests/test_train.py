@@ -89,21 +89,37 @@ def arm_options(tmp_path_factory, tiny_electra):
     """Small settings under which every arm trains in seconds, sources cached per module."""
     models = tmp_path_factory.mktemp("sources")
     return ["--epochs", "1", "--min-epochs", "1", "--sequence-length", "20", "--source-epochs",
-            "1", "--source-fraction", "0.03", "--models-dir", str(models), "--embeddings-dir",
+            "1", "--source-fraction", "0.03", "--source", "amazon-classic", "--models-dir",
+            str(models), "--embeddings-dir",
             str(models), "--pretrained", str(tiny_electra), "--max-length", "32",
             "--bert-epochs", "1", "--bert-source-fraction", "0.01"]
 
 
-@pytest.mark.parametrize("spec", ARMS)
+@pytest.mark.parametrize("spec", [*ARMS, "self-finetune+self-nb-lr"])
 def test_every_arm_of_the_experiments_trains_and_exports(spec, arm_options, data_dir, tmp_path,
                                                          capsys):
     data = write_csv(tmp_path / "reviews.csv", synthetic(120))
+    unlabelled = tmp_path / "unlabelled.txt"
+    unlabelled.write_text("\n".join(synthetic(200, seed=1).texts))
     out = tmp_path / spec
     code = main(["train", str(data), "--text-column", "review", "--label-column", "stars",
                  "--model", spec, "--data-dir", str(data_dir), "--verify-export",
+                 "--unlabelled", str(unlabelled), "--teacher", "kim+nb-lr",
                  "--out", str(out), *arm_options])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     metadata = load_exported(out).metadata
     assert metadata["labels"] == ["neg", "pos"] and metadata["classifier"]["kind"]
     assert export_difference(printed.out) <= 1e-5
+
+
+def test_self_trained_arms_learn_from_the_documents_the_fraction_leaves_out(tmp_path):
+    from tl_text.experiments.train import TrainConfig, load_data
+
+    data = write_csv(tmp_path / "reviews.csv", synthetic(200))
+    options = {"text_column": "review", "label_column": "stars", "fraction": 0.25,
+               "test_split": 0.2, "out": str(tmp_path / "m")}
+    train, test, unlabelled = load_data(TrainConfig(data=str(data), spec="self-nb-lr", **options))
+    assert (len(train), len(test), len(unlabelled)) == (40, 40, 120)
+    assert not set(unlabelled) & set(train.texts) and not set(unlabelled) & set(test.texts)
+    assert load_data(TrainConfig(data=str(data), spec="nb-lr", **options))[2] == []

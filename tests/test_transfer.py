@@ -12,7 +12,8 @@ from tl_text.experiments.report import accuracy_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--fraction", "0.01", "--seeds", "1", "--test-fraction", "0.02", "--epochs", "2",
-        "--source-epochs", "1", "--source-fraction", "0.03", "--verbose", "0"]
+        "--source-epochs", "1", "--source-fraction", "0.03", "--source", "amazon-classic",
+        "--verbose", "0"]
 
 
 def _run_script(tmp_path, data_dir, *extra):
@@ -26,7 +27,7 @@ def _run_script(tmp_path, data_dir, *extra):
 
 def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     out = _run_script(tmp_path, data_dir)
-    assert "source: training a denil CNN on 434 amazon reviews" in out
+    assert "source: training a denil CNN on 434 amazon-classic reviews" in out
     assert "words updated" in out
     result = json.loads((tmp_path / "out" / "results.json").read_text())
     arms = [row["arm"] for row in result["rows"]]
@@ -41,9 +42,9 @@ def test_script_runs_every_arm_and_reuses_the_source(tmp_path, data_dir):
     assert "| finetune+nb-lr |" in table and "0.01 (250 docs)" in table
     assert (tmp_path / "out" / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 8
-    tuned = list((tmp_path / "emb").glob("amazon-denil-glove-6b-50d-*.w2v.txt"))
+    tuned = list((tmp_path / "emb").glob("amazon-classic-denil-glove-6b-50d-*.w2v.txt"))
     assert len(tuned) == 1 and int(tuned[0].read_text().split(" ", 1)[0]) > 1000
-    source = next((tmp_path / "models").glob("source-amazon-denil-*"))
+    source = next((tmp_path / "models").glob("source-amazon-classic-denil-*"))
     metadata = json.loads((source / "1" / "metadata.json").read_text())  # an export
     assert metadata["classifier"]["kind"] == "cnn" and metadata["documents"] == 434
     assert set(result["classifiers"]) == {"glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr"}
@@ -59,13 +60,13 @@ def test_transformer_arms_with_a_pretrained_folder(tmp_path, data_dir, tiny_elec
                       "--pretrained", str(tiny_electra), "--max-length", "32",
                       "--bert-epochs", "1", "--bert-source-fraction", "0.01",
                       "--bert-learning-rate", "1e-3", "--trainer", "ktrain")
-    assert "transformer source: training" in out and " on 144 amazon reviews" in out
+    assert "transformer source: training" in out and " on 144 amazon-classic reviews" in out
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert [r["arm"] for r in rows] == ["nb-lr", "bert", "bert-transfer", "frozen-lr",
                                         "bert-transfer+nb-lr"]
     assert all(0.3 < r["accuracy"] <= 1.0 and r["test_docs"] == 500 for r in rows)
     assert "ktrain trainer" in rows[1]["notes"] and rows[1]["epochs"] == 1
-    source = next((tmp_path / "models").glob("source-amazon-tiny-electra*"))
+    source = next((tmp_path / "models").glob("source-amazon-classic-tiny-electra*"))
     metadata = json.loads((source / "1" / "metadata.json").read_text())
     assert metadata["classifier"]["kind"] == "transformer" and metadata["documents"] == 130
 

@@ -114,7 +114,7 @@ def _describe(args) -> None:
     from tl_text.data import describe, load_corpus
 
     splits = load_corpus(args.source, data_dir=args.data_dir, skip_empty=args.skip_empty,
-                         **_table_options(args))
+                         unlabelled=True, **_table_options(args))
     print(describe(splits, samples=args.samples))
 
 
@@ -195,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="inspect corpora")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     desc = data_commands.add_parser("describe", help="counts, class balance, lengths, samples")
-    desc.add_argument("source", help="corpus name (imdb, nsmc, amazon, blitzer, books, dvd, "
-                                     "electronics, kitchen) or a file/folder path")
+    desc.add_argument("source", help="corpus name (imdb, nsmc, amazon, amazon-classic, blitzer, "
+                                     "books, dvd, electronics, kitchen) or a file/folder path")
     add_data_dir(desc)
     desc.add_argument("--samples", type=int, default=2, help="sample documents per split")
     _add_table_options(desc)

@@ -59,20 +59,35 @@ def accuracy_by_fraction_png(stats: list[dict], corpus: str) -> bytes:
         ax.set_ylim(max(0, min(means) - 15), 100)
         ax.set_title(f"{corpus} accuracy at fraction {fractions[0]:g}")
     else:
-        for arm in arms:
-            points = sorted((s["fraction"], 100 * s["mean"], 100 * s["std"])
-                            for s in stats if s["arm"] == arm)
-            x, y, err = zip(*points)
-            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm)
-        ax.set_xscale("log")
-        ax.set_xticks(fractions, [f"{f:g}" for f in fractions])
-        ax.minorticks_off()
+        _lines(ax, stats, "fraction")
         ax.set_xlabel(f"fraction of {corpus} training reviews")
-        ax.legend()
         ax.set_title(f"{corpus} accuracy vs. training data")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(axis="y", alpha=0.3)
     return _png(fig, dpi=120)
+
+
+def accuracy_lines_png(stats: list[dict], x: str, xlabel: str, title: str) -> bytes:
+    """Accuracy (seed mean ± std) of each arm against `x` on a log axis; `stats`:
+    {x, "arm", "mean", "std"} dicts, accuracies in [0, 1]."""
+    fig = _figure(7, 4.2)
+    ax = fig.add_subplot()
+    _lines(ax, stats, x)
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig, dpi=120)
+
+
+def _lines(ax, stats: list[dict], x: str) -> None:
+    for arm in dict.fromkeys(s["arm"] for s in stats):
+        points = sorted((s[x], 100 * s["mean"], 100 * s["std"]) for s in stats if s["arm"] == arm)
+        xs, ys, errs = zip(*points)
+        ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=arm)
+    ticks = sorted({s[x] for s in stats})
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, [f"{t:,g}" for t in ticks])
+    ax.minorticks_off()
+    ax.legend()
 
 
 def accuracy_heatmaps_png(matrices: dict[str, dict]) -> bytes:

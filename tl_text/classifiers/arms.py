@@ -3,6 +3,9 @@
     glove       CNN (`model`: denil or kim) on plain GloVe vectors; `denil`, `kim` name the
                 architecture directly
     amazon-emb  the CNN on GloVe updated with the source CNN's tuned vectors (the talk's method)
+    gensim-emb  the CNN on GloVe adapted by word2vec on unlabelled text: the source corpus
+                and the run's unlabelled texts (`--vectors adapted` starts every CNN there,
+                the source CNN included)
     finetune    the whole source CNN (convolutions and classifier too) fine-tuned on the target
     tfidf-lr    TF-IDF uni+bigrams + logistic regression (in-graph TensorFlow)
     nb-lr       NB-weighted uni+bigrams + logistic regression (in-graph TensorFlow)
@@ -10,6 +13,9 @@
     bert-transfer  the same transformer fine-tuned on the source corpus first, then on the target
     frozen-lr   logistic regression on the frozen transformer's mean-pooled features
     A+B         the mean of the arms' probabilities (A+B+C too), exported as one model
+    self-A      arm A (e.g. self-nb-lr, self-finetune) self-trained: fitted on the labelled
+                documents plus the unlabelled ones that `teacher` labels with probability
+                >= `threshold` (0.5: all of them, i.e. distillation), for `rounds` rounds
 
 Source models (`Sources`) are trained once on `source` (default: every Amazon review) and
 cached under `models_dir` as exports, keyed by their options and data.
@@ -21,24 +27,28 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from tl_text.classifiers.base import TextClassifier, load_classifier
 from tl_text.classifiers.cnn import CNNClassifier
 from tl_text.classifiers.ensemble import Ensemble
 from tl_text.classifiers.linear import NBLogisticRegression, TfidfLogisticRegression
+from tl_text.classifiers.selftrain import SelfTraining, Teacher
 from tl_text.classifiers.transformer import FrozenEncoderLR, TransformerTextClassifier
 from tl_text.data.dataset import TextDataset
+from tl_text.data.dedup import deduplicate
 from tl_text.errors import ConfigError
 from tl_text.export.savedmodel import versions
 from tl_text.training import accuracy
 
-CNN_ARMS = ("glove", "amazon-emb", "finetune", "denil", "kim")
+CNN_ARMS = ("glove", "amazon-emb", "gensim-emb", "finetune", "denil", "kim")
 LINEAR_ARMS = ("tfidf-lr", "nb-lr")
 TRANSFORMER_ARMS = ("bert", "bert-transfer", "frozen-lr")
 ARMS = (*CNN_ARMS, *LINEAR_ARMS, *TRANSFORMER_ARMS)
 SOURCE_ARMS = ("amazon-emb", "finetune", "bert-transfer")
 CNN_MODELS = ("denil", "kim")
+SELF_TRAINED = "self-"
+ADAPTED = "adapted"  # the `vectors` value naming the gensim-adapted vectors
 
 
 def _option(default, help: str = "", choices: tuple = (), **extra):
@@ -62,7 +72,8 @@ class ArmOptions:
     sequence_length: int = _option(400, "tokens per document for the Kim CNN")
     validation: float = _option(0.1, "share held out for early stopping", fraction=True)
     target_embeddings: str = _option("trainable", "", ("trainable", "frozen"))
-    vectors: str = _option("glove-6b-50d", "glove-6b-50d (packaged) or a GloVe/word2vec file")
+    vectors: str = _option("glove-6b-50d", "glove-6b-50d (packaged), a GloVe/word2vec file, or "
+                                           "adapted (GloVe adapted with word2vec, as gensim-emb)")
     schedule: str = _option("constant", "CNN learning rate: constant, or one-cycle peaking "
                                         "at it", ("constant", "onecycle"))
     source: str = _option("amazon", "source corpus of the transfer arms (a corpus name or file)")
@@ -82,6 +93,16 @@ class ArmOptions:
     bert_source_epochs: int = _option(1)
     bert_source_fraction: float = _option(0.25, "share of the source corpus for the "
                                                 "bert-transfer source step", fraction=True)
+    teacher: str = _option("finetune+nb-lr", "the arm that pseudo-labels the unlabelled texts "
+                                             "for the self-A arms")
+    threshold: float = _option(0.9, "self-A arms: least teacher probability of a "
+                                    "pseudo-label (0.5: every unlabelled text)")
+    rounds: int = _option(1, "self-A arms: rounds of self-training (each round's student "
+                             "teaches the next)")
+    unlabelled: str | None = _option(None, "self-A arms: unlabelled texts, a corpus name "
+                                           "(its unsup split) or a text file, one document a "
+                                           "line (default: the target corpus's unsup split "
+                                           "and the documents --fraction leaves out)")
     models_dir: str = _option("saved_models", "cache of the source models")
     embeddings_dir: str = _option("embeddings", "where the tuned source vectors are written")
     data_dir: str | None = _option(None, "data root (default: $TL_TEXT_DATA)")
@@ -91,10 +112,10 @@ class ArmOptions:
 def split_spec(spec: str) -> list[str]:
     """"finetune+nb-lr" -> ["finetune", "nb-lr"]; ConfigError for an unknown arm."""
     parts = spec.split("+")
-    unknown = [p for p in parts if p not in ARMS]
+    unknown = [p for p in parts if p.removeprefix(SELF_TRAINED) not in ARMS]
     if unknown or len(set(parts)) != len(parts):
         raise ConfigError(f"unknown or repeated arm in {spec!r}; choose from "
-                          f"{', '.join(ARMS)}, or A+B")
+                          f"{', '.join(ARMS)}, self-A (A self-trained) or A+B")
     return parts
 
 
@@ -104,6 +125,11 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
     if len(parts) > 1:
         return Ensemble([build(part, options, seed, sources) for part in parts])
     arm = parts[0]
+    if arm.startswith(SELF_TRAINED):
+        student = arm.removeprefix(SELF_TRAINED)
+        return SelfTraining(sources.teacher(seed),
+                            [build(student, options, seed, sources) for _ in range(options.rounds)],
+                            sources.unlabelled(), options.threshold)
     if arm in CNN_ARMS:
         return _cnn(arm, options, seed, sources)
     if arm == "nb-lr":
@@ -119,11 +145,19 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         verbose=options.verbose)
 
 
+def needs_unlabelled(arms: Sequence[str], options: ArmOptions) -> bool:
+    """Whether these arms use the run's unlabelled texts (and `options` names none)."""
+    parts = [part for arm in arms for part in arm.split("+")]
+    return not options.unlabelled and (options.vectors == ADAPTED or any(
+        p.startswith(SELF_TRAINED) or p == "gensim-emb" for p in parts))
+
+
 def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNClassifier:
     architecture = arm if arm in CNN_MODELS else options.model
     init_from = sources.cnn() if arm in ("amazon-emb", "finetune") else None
+    vectors = sources.adapted_vectors() if arm == "gensim-emb" else sources.vectors()
     return CNNClassifier(
-        architecture, options.vectors, init_from=init_from,
+        architecture, vectors, init_from=init_from,
         transfer="network" if arm == "finetune" else "embeddings",
         max_tokens=options.max_tokens, sequence_length=options.sequence_length,
         trainable_embeddings=options.target_embeddings == "trainable", epochs=options.epochs,
@@ -136,10 +170,18 @@ def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNCla
 class Sources:
     """The source models of the transfer arms, trained on first use or read from the cache."""
 
-    def __init__(self, options: ArmOptions, log: Callable[[str], None] = print):
-        self.options, self.log = options, log
+    def __init__(self, options: ArmOptions, log: Callable[[str], None] = print,
+                 exclude: Sequence[str] = (), unlabelled: Sequence[str] = ()):
+        """`exclude`: texts (an evaluation split) no source model may train on;
+        `unlabelled`: the texts of the self-trained arms, unless `options.unlabelled` names
+        others."""
+        self.options, self.log, self.exclude = options, log, exclude
+        self._unlabelled, self._unlabelled_read = list(unlabelled), False
+        self._teachers: dict[int, Teacher] = {}
         self._cnn: CNNClassifier | None = None
         self._transformer: TransformerTextClassifier | None = None
+        self._splits: dict[str, TextDataset] | None = None
+        self._adapted: str | None = None
 
     def cnn(self) -> CNNClassifier:
         """A CNN (`options.model`) trained on the source corpus with trainable GloVe."""
@@ -147,12 +189,12 @@ class Sources:
             o = self.options
             data = self._data(o.source_fraction)
             classifier = CNNClassifier(
-                o.model, o.vectors, max_tokens=o.max_tokens, sequence_length=o.sequence_length,
+                o.model, self.vectors(), max_tokens=o.max_tokens, sequence_length=o.sequence_length,
                 epochs=o.source_epochs, patience=o.patience, min_epochs=0,
                 batch_size=o.batch_size, learning_rate=o.learning_rate,
                 validation=o.validation, seed=0, verbose=o.verbose)
             self._cnn = self._cached(classifier, data, o.model, "source", f"a {o.model} CNN")
-            vectors = Path(o.vectors).name.split(".")[0]
+            vectors = Path(self.vectors()).name.split(".")[0]
             tuned = (Path(o.embeddings_dir) /
                      f"{o.source}-{o.model}-{vectors}-{_key(classifier, data)}.w2v.txt")
             if not tuned.exists():
@@ -175,11 +217,80 @@ class Sources:
                                              "transformer source", o.pretrained, hold_out=True)
         return self._transformer
 
-    def _data(self, fraction: float) -> TextDataset:
-        from tl_text.data import load_corpus
+    def teacher(self, seed: int) -> Teacher:
+        """The `options.teacher` arm for `seed`, shared by the self-trained arms of a run."""
+        if seed not in self._teachers:
+            if any(p.startswith(SELF_TRAINED) for p in split_spec(self.options.teacher)):
+                raise ConfigError(f"the teacher {self.options.teacher!r} cannot itself be "
+                                  "self-trained")
+            self._teachers[seed] = Teacher(build(self.options.teacher, self.options, seed, self))
+        return self._teachers[seed]
 
-        splits = load_corpus(self.options.source, data_dir=self.options.data_dir)
-        return (splits.get("train") or next(iter(splits.values()))).fraction(fraction, seed=0)
+    def unlabelled(self) -> list[str]:
+        """`options.unlabelled` (a corpus's unsup split, or a text file holding one document
+        a line), else the texts the run passed in."""
+        if self.options.unlabelled and not self._unlabelled_read:
+            from tl_text.data import NAMES, load_corpus
+            from tl_text.data.lines import read_lines
+
+            name = self.options.unlabelled
+            if name.lower() in NAMES:
+                splits = load_corpus(name, data_dir=self.options.data_dir, unlabelled=True)
+                if "unsup" not in splits:
+                    raise ConfigError(f"{name} has no unlabelled (unsup) split")
+                self._unlabelled = splits["unsup"].texts
+            else:
+                self._unlabelled = [line.strip() for _, line in read_lines(Path(name))
+                                    if line.strip()]
+            self._unlabelled_read = True
+        if not self._unlabelled:
+            raise ConfigError("self-trained arms need unlabelled texts: --unlabelled names a "
+                              "corpus with an unsup split or a file of one text a line")
+        return self._unlabelled
+
+    def vectors(self) -> str:
+        """The word vectors CNNs start from: `options.vectors`, or the adapted ones."""
+        return self.adapted_vectors() if self.options.vectors == ADAPTED else self.options.vectors
+
+    def adapted_vectors(self) -> str:
+        """GloVe (or `options.vectors`) adapted by word2vec on the source corpus's texts
+        (`source_fraction` of the labelled ones, and the unlabelled ones) and the run's
+        unlabelled texts; cached in `embeddings_dir`."""
+        if self._adapted is None:
+            from tl_text.embeddings import PACKAGED_GLOVE, adapt_vectors, load_vectors, \
+                save_word2vec
+
+            o = self.options
+            base = PACKAGED_GLOVE if o.vectors == ADAPTED else o.vectors
+            source = self._source_splits()
+            run_texts = self.unlabelled() if self._unlabelled or o.unlabelled else []
+            texts = [*self._data(o.source_fraction).texts, *source.get("unsup", _EMPTY).texts,
+                     *run_texts]
+            key = hashlib.sha1("\n".join([base, *texts]).encode()).hexdigest()[:8]
+            path = Path(o.embeddings_dir) / f"adapted-{o.source}-{Path(base).name}-{key}.w2v.txt"
+            if not path.exists():
+                self.log(f"vectors: adapting {base} with word2vec on {len(texts):,} texts")
+                save_word2vec(adapt_vectors(load_vectors(base), texts), path)
+                self.log(f"vectors: saved {path}")
+            self._adapted = str(path)
+        return self._adapted
+
+    def _source_splits(self) -> dict[str, TextDataset]:
+        if self._splits is None:
+            from tl_text.data import load_corpus
+
+            self._splits = load_corpus(self.options.source, data_dir=self.options.data_dir,
+                                       unlabelled=True)
+        return self._splits
+
+    def _data(self, fraction: float) -> TextDataset:
+        splits = {k: v for k, v in self._source_splits().items() if k != "unsup"}
+        data = splits.get("train") or next(iter(splits.values()))
+        if len(self.exclude):
+            data, removed = deduplicate(data.name, [data], self.exclude)
+            self.log(f"source: {removed[data.name]:,} reviews dropped as repeats or as "
+                     f"texts of the evaluation data")
+        return data.fraction(fraction, seed=0)
 
     def _cached(self, classifier: TextClassifier, data: TextDataset, name: str, what: str,
                 described: str, hold_out: bool = False) -> TextClassifier:
@@ -202,6 +313,9 @@ class Sources:
                                           "data_fingerprint": fingerprint(data)})
         self.log(f"{what}: saved {classifier.saved_to_} ({classifier.fit_info_})")
         return classifier
+
+
+_EMPTY = TextDataset("empty", [], [], [], ())
 
 
 def fingerprint(data: TextDataset) -> str:

@@ -1,4 +1,5 @@
-"""Amazon review corpora in their three published formats. Labels: 0 = neg, 1 = pos.
+"""Amazon review corpora in their three classic formats, and `load_amazon` over every Amazon
+review of the data root (`amazon_more` reads the larger collections). Labels: 0 = neg, 1 = pos.
 
 - fastText (`__label__1|2 Title: body`, one review a line; `.ft.txt`, optionally .bz2/.gz)
 - amazon_review_polarity_csv (Zhang et al., 2015): `"class","title","text"`, class 1|2,
@@ -20,7 +21,11 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tl_text.data.amazon_more import (iter_earphones, iter_fdu_mtl, iter_hatn, iter_mcauley,
+                                      title_body)
+from tl_text.data.amazon_sources import fetch_amazon, iter_polarity_parquet
 from tl_text.data.dataset import Example, TextDataset, concat
+from tl_text.data.dedup import deduplicate
 from tl_text.data.lines import read_lines
 from tl_text.data.paths import data_root
 from tl_text.errors import DataError
@@ -55,11 +60,12 @@ def iter_fasttext(path: Path, skip_empty: bool = False) -> Iterator[Example]:
 
 def iter_polarity_csv(path: Path, skip_empty: bool = False) -> Iterator[Example]:
     """Stream amazon_review_polarity_csv `train.csv` / `test.csv`."""
-    lines = read_lines(path)
-    reader = csv.reader(line for _, line in lines)
+    # read_lines drops the line breaks: csv.reader needs them back to keep a quoted one
+    reader = csv.reader(line + "\n" for _, line in read_lines(path))
+    next_start = 1
     try:
         for row in reader:
-            lineno = reader.line_num
+            lineno, next_start = next_start, reader.line_num + 1  # the record's first line
             if not row:
                 continue
             if len(row) != 3:
@@ -69,14 +75,14 @@ def iter_polarity_csv(path: Path, skip_empty: bool = False) -> Iterator[Example]
             if cls not in POLARITY_CLASSES:
                 raise DataError(path, f"unknown class {cls[:40]!r} (expected 1 or 2)",
                                 line=lineno, field="class")
-            text = _title_body(title.replace("\\n", " "), body.replace("\\n", " "))
+            text = title_body(title.replace("\\n", " "), body.replace("\\n", " "))
             if not text:
                 if skip_empty:
                     continue
                 raise DataError(path, "empty review", line=lineno, field="text")
             yield Example(f"{Path(path).name}:{lineno}", text, POLARITY_CLASSES[cls])
     except csv.Error as err:
-        raise DataError(path, f"malformed CSV ({err})", line=reader.line_num) from err
+        raise DataError(path, f"malformed CSV ({err})", line=next_start) from err
 
 
 # --- Blitzer multi-domain sentiment ----------------------------------------------------------
@@ -111,7 +117,7 @@ def _blitzer_example(fields: dict, source: str, lineno: int, domain: str) -> Exa
         raise DataError(source, f"bad rating {fields['rating'][:20]!r}", line=lineno) from None
     if rating == 3:
         raise DataError(source, "rating 3 is neither positive nor negative", line=lineno)
-    text = html.unescape(_title_body(fields.get("title", ""), fields.get("review_text", "")))
+    text = html.unescape(title_body(fields.get("title", ""), fields.get("review_text", "")))
     if not text:
         raise DataError(source, "review without text", line=lineno, field="review_text")
     review_id = fields.get("unique_id", "").strip() or str(lineno)
@@ -169,30 +175,77 @@ def _decode_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
 # --- the amazon/ folder ---------------------------------------------------------------------
 
 def load_amazon(data_dir=None, folder: Path | None = None, skip_empty: bool = False,
-                limit: int | None = None) -> TextDataset:
-    """Every Amazon review file in `<data root>/amazon/`, joined: fastText (`*.ft.txt*`),
-    polarity CSV (`*.csv`) and the Blitzer archive or folder. `limit` caps each file."""
+                limit: int | None = None, more: bool = True, exclude: Iterable[str] = ()
+                ) -> TextDataset:
+    """Every labelled Amazon review in `<data root>/amazon/`, each kept once.
+
+    Top-level files: fastText (`*.ft.txt*`), polarity CSV (`*.csv`) or parquet, the Blitzer
+    archive or folder; with `more`, also the collections of `amazon/more/` (`amazon_more`).
+    A folder with none of these gets the public ones downloaded (`fetch_amazon`).
+    Reviews repeated across files, or whose text is in `exclude` (an evaluation split), are
+    dropped (`dedup.text_key`); `info["duplicates removed"]` counts them per file and
+    `extra["source"]` names each review's file. `limit` caps each top-level file.
+    """
     folder = Path(folder) if folder else data_root(data_dir) / "amazon"
+    parts = _classic_parts(folder, skip_empty, limit)
+    if not parts and not (folder / "more").is_dir():
+        fetch_amazon(folder)  # a fresh machine: the Blitzer archive and a polarity shard
+        parts = _classic_parts(folder, skip_empty, limit)
+    if more and (folder / "more").is_dir():
+        parts.extend(_more_parts(folder / "more"))
+    if not parts:
+        raise DataError(folder, "no Amazon review files (*.ft.txt*, *.csv, *.parquet, "
+                                "*sorted_data_acl*, more/) found")
+    amazon, removed = deduplicate("amazon", parts, exclude)
+    amazon.info["duplicates removed"] = removed
+    return amazon
+
+
+def _classic_parts(folder: Path, skip_empty: bool, limit: int | None) -> list[TextDataset]:
+    """One dataset per review file at the top of `folder`, recognised by its name."""
     parts = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         name = path.name
         if ".ft.txt" in name:
             parts.append(_collect(name, iter_fasttext(path, skip_empty), limit))
+        elif name.endswith(".parquet"):
+            parts.append(_collect(name, iter_polarity_parquet(path, skip_empty), limit))
         elif name.endswith((".csv", ".csv.gz", ".csv.bz2")):
             parts.append(_collect(name, iter_polarity_csv(path, skip_empty), limit))
         elif "sorted_data_acl" in name:
-            parts.extend(load_blitzer(path).values())
-    if not parts:
-        raise DataError(folder, "no Amazon review files (*.ft.txt*, *.csv, "
-                                "*sorted_data_acl*) found")
-    return concat("amazon", parts)
+            parts.append(concat(f"amazon/{name}", list(load_blitzer(path).values())))
+    return parts
+
+
+def load_amazon_unlabelled(data_dir=None, folder: Path | None = None) -> TextDataset:
+    """The unlabelled reviews of `amazon/more/` (FDU-MTL's `.task.unlabel`), each kept once
+    and none that is also a labelled review (label -1)."""
+    folder = Path(folder) if folder else data_root(data_dir) / "amazon"
+    archives = sorted((folder / "more").glob("fdu-mtl*.tar*"))
+    if not archives:
+        raise DataError(folder / "more", "no unlabelled Amazon reviews (fdu-mtl*.tar.gz)")
+    parts = [_collect(p.name, iter_fdu_mtl(p, unlabelled=True), None) for p in archives]
+    amazon, removed = deduplicate("amazon/unsup", parts, load_amazon(folder=folder).texts)
+    amazon.info["duplicates removed"] = removed
+    return amazon
+
+
+def _more_parts(folder: Path) -> list[TextDataset]:
+    """One dataset per review file of `amazon/more/`, recognised by its name."""
+    parts = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name, relative = path.name, path.relative_to(folder).as_posix()
+        if name.startswith("fdu-mtl") and ".tar" in name:
+            parts.append(_collect(relative, iter_fdu_mtl(path), None))
+        elif name.startswith("hatn") and ".tar" in name:
+            parts.append(_collect(relative, iter_hatn(path), None))
+        elif name.endswith((".json", ".json.gz")):
+            parts.append(_collect(relative, iter_mcauley(path), None))
+        elif name.startswith("AllProductReviews"):
+            parts.append(_collect(relative, iter_earphones(path), None))
+    return parts
 
 
 def _collect(name: str, examples: Iterator[Example], limit: int | None) -> TextDataset:
     return TextDataset.from_examples(f"amazon/{name}", itertools.islice(examples, limit),
                                      LABEL_NAMES)
-
-
-def _title_body(title: str, body: str) -> str:
-    title, body = title.strip(), body.strip()
-    return f"{title}: {body}" if title and body else title or body

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tl_text.data.amazon import (BLITZER_DOMAINS, LABEL_NAMES, iter_fasttext, iter_polarity_csv,
-                                 iter_review_file, load_amazon, load_blitzer)
+                                 iter_review_file, load_amazon, load_amazon_unlabelled,
+                                 load_blitzer)
 from tl_text.data.dataset import TextDataset
 from tl_text.data.files import load_table
 from tl_text.data.imdb import load_imdb
@@ -15,16 +16,19 @@ from tl_text.data.paths import data_root
 from tl_text.errors import DataError
 
 BLITZER_ALIASES = {"kitchen": "kitchen_&_housewares"}
-NAMES = ("imdb", "nsmc", "amazon", "blitzer", "books", "dvd", "electronics", "kitchen")
+NAMES = ("imdb", "nsmc", "amazon", "amazon-classic", "blitzer", "books", "dvd", "electronics",
+         "kitchen")
 
 
-def load_corpus(source: str, data_dir=None, skip_empty: bool = False,
+def load_corpus(source: str, data_dir=None, skip_empty: bool = False, unlabelled: bool = False,
                 **table_options) -> dict[str, TextDataset]:
     """{split: TextDataset} for a corpus name (see NAMES) or a file/folder path.
 
     Names read from the data root: imdb -> train/test, nsmc -> train/test,
-    amazon -> train (every file in amazon/), blitzer -> one split per domain,
-    books/dvd/electronics/kitchen -> that Blitzer domain as "all".
+    amazon -> train (every Amazon review, deduplicated), amazon-classic -> train (the files
+    at the top of amazon/ only: round 1's 14k-review source), blitzer -> one split per domain,
+    books/dvd/electronics/kitchen -> that Blitzer domain as "all". With `unlabelled`, imdb
+    and amazon also return their unlabelled reviews as "unsup" (label -1).
     Paths: aclImdb archive or folder, a Blitzer archive/folder or `.review` file,
     a fastText `.ft.txt`, an amazon_review_polarity `.csv` (three unnamed columns),
     or any CSV/TSV/JSONL with a header (`table_options` go to `load_table`; None means unset).
@@ -32,11 +36,15 @@ def load_corpus(source: str, data_dir=None, skip_empty: bool = False,
     table_options = {k: v for k, v in table_options.items() if v is not None}
     name = source.lower()
     if name == "imdb":
-        return load_imdb(("train", "test"), data_dir=data_dir)
+        return load_imdb(("train", "test", "unsup")[:2 + unlabelled], data_dir=data_dir)
     if name == "nsmc":
         return load_nsmc(data_dir=data_dir, skip_empty=skip_empty)
-    if name == "amazon":
-        return {"train": load_amazon(data_dir, skip_empty=skip_empty)}
+    if name in ("amazon", "amazon-classic"):
+        splits = {"train": load_amazon(data_dir, skip_empty=skip_empty,
+                                       more=name == "amazon")}
+        if unlabelled and name == "amazon":
+            splits["unsup"] = load_amazon_unlabelled(data_dir)
+        return splits
     if name == "blitzer" or name in BLITZER_ALIASES or name in BLITZER_DOMAINS:
         domains = None if name == "blitzer" else [BLITZER_ALIASES.get(name, name)]
         return load_blitzer(_blitzer_source(data_dir), domains)

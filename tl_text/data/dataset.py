@@ -24,7 +24,8 @@ class Example:
 class TextDataset:
     """Parallel lists of ids, texts and integer labels, plus per-example extras.
 
-    `extra` maps a field name (e.g. "rating", "domain") to one value per example.
+    `extra` maps a field name (e.g. "rating", "domain") to one value per example; `info`
+    notes how the whole set was made (e.g. duplicates removed), and is not kept by `subset`.
     """
 
     name: str
@@ -33,6 +34,7 @@ class TextDataset:
     labels: np.ndarray
     label_names: tuple[str, ...]
     extra: dict[str, list] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64)

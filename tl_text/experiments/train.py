@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from tl_text.classifiers.arms import ArmOptions, Sources, build, fingerprint, split_spec
+from tl_text.classifiers.arms import (ArmOptions, Sources, build, fingerprint, needs_unlabelled,
+                                     split_spec)
 from tl_text.data import TextDataset, load_corpus
 from tl_text.errors import ConfigError
 from tl_text.evaluation import classification_metrics, format_evaluation
@@ -53,11 +54,16 @@ class TrainConfig(ArmOptions):
     verbose: int = 0
 
 
-def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset]:
-    """(training documents at `fraction`, held-out documents) for the config."""
+def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset, list[str]]:
+    """(training documents at `fraction`, held-out documents, unlabelled texts) for the
+    config. The unlabelled texts, read only for arms that use them (self-A, gensim-emb) and
+    no `--unlabelled`, are the corpus's unsup split and the documents `fraction` leaves out."""
     options = {"text_column": cfg.text_column, "label_column": cfg.label_column,
                "labels": cfg.labels}
-    splits = load_corpus(cfg.data, data_dir=cfg.data_dir, skip_empty=cfg.skip_empty, **options)
+    wanted = needs_unlabelled(split_spec(cfg.spec), cfg)
+    splits = load_corpus(cfg.data, data_dir=cfg.data_dir, skip_empty=cfg.skip_empty,
+                         unlabelled=wanted, **options)
+    unsup = splits.pop("unsup", None)
     if cfg.test is not None:
         train = splits.get("train") or _only(splits, cfg.data)
         test = _only(load_corpus(cfg.test, data_dir=cfg.data_dir, skip_empty=cfg.skip_empty,
@@ -70,16 +76,23 @@ def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset]:
     if tuple(test.label_names) != tuple(train.label_names):
         raise ConfigError(f"{cfg.test}: labels {list(test.label_names)} differ from the "
                           f"training labels {list(train.label_names)}; pass --labels")
-    return train.fraction(cfg.fraction, seed=cfg.seed), test
+    sample = train.fraction(cfg.fraction, seed=cfg.seed)
+    unlabelled = []
+    if wanted:
+        chosen = set(sample.ids)
+        unlabelled = [*(unsup.texts if unsup else []),
+                      *(t for i, t in zip(train.ids, train.texts) if i not in chosen)]
+    return sample, test, unlabelled
 
 
 def run(cfg: TrainConfig) -> dict:
     """Fit `cfg.spec`, evaluate it on the held-out data, export it; the metrics."""
     split_spec(cfg.spec)
-    train, test = load_data(cfg)
+    train, test, unlabelled = load_data(cfg)
     _step(f"data: {len(train):,} training documents {train.class_counts()}, "
           f"{len(test):,} held out")
-    classifier = build(cfg.spec, cfg, cfg.seed, Sources(cfg, log=_step))
+    classifier = build(cfg.spec, cfg, cfg.seed, Sources(cfg, log=_step, exclude=test.texts,
+                                                          unlabelled=unlabelled))
     started = time.perf_counter()
     classifier.fit(train)
     _step(f"fitted {cfg.spec} in {time.perf_counter() - started:.1f} s")

@@ -16,7 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tl_text.classifiers.arms import ArmOptions, Sources, build, split_spec
+from tl_text.classifiers.arms import (ArmOptions, Sources, build, needs_unlabelled,
+                                     split_spec)
 from tl_text.data import load_imdb
 from tl_text.errors import ConfigError
 from tl_text.experiments.report import accuracy_plot, accuracy_table, write_results
@@ -48,10 +49,14 @@ def run(cfg: TransferConfig) -> list[dict]:
     if cfg.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {cfg.seeds}")
     started = time.perf_counter()
+    wanted = needs_unlabelled(cfg.arms, cfg)
     _step("data: reading IMDB")
-    imdb = load_imdb(("train", "test"), data_dir=cfg.data_dir)
+    imdb = load_imdb(("train", "test", "unsup")[:2 + wanted], data_dir=cfg.data_dir)
     test = imdb["test"].fraction(cfg.test_fraction, seed=0)
-    sources = Sources(cfg, log=_step)
+    # self-trained arms and adapted vectors learn from the unsup reviews and the training
+    # reviews a fraction leaves out (a self-trained arm drops those in its fraction)
+    unlabelled = [*imdb["unsup"].texts, *imdb["train"].texts] if wanted else []
+    sources = Sources(cfg, log=_step, exclude=imdb["test"].texts, unlabelled=unlabelled)
     if any(part in ("amazon-emb", "finetune") for arm in cfg.arms for part in arm.split("+")):
         sources.cnn()  # before the first unit, so that its time is not an arm's
     units = [Unit(arm, seed, imdb["train"].fraction(fraction, seed=seed), {"fraction": fraction})

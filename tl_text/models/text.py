@@ -24,6 +24,7 @@ def standardize(text: tf.Tensor) -> tf.Tensor:
     Clitics are split the way GloVe 6B was tokenised ("don't" -> "do n't", "it's" -> "it 's"):
     GloVe has vectors for "n't", "'s", "'re", ... but none for "don't" or "it's".
     Quotes made of apostrophes ('word') are separated from the word.
+    `tl_text.embeddings.cnn_words` is the Python twin (with the split); tests keep them equal.
     """
     text = tf.strings.lower(text)
     text = tf.strings.regex_replace(text, _BREAK, " ")
