@@ -35,7 +35,7 @@ def main(argv=None) -> None:
             accuracies = [row["accuracy"] for row in result["rows"] if row["arm"] == arm]
             stats.append({"source_reviews": documents, "arm": arm, "run": Path(run).name,
                           "mean": statistics.mean(accuracies),
-                          "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                          "std": statistics.pstdev(accuracies),  # as the experiment tables
                           "seeds": len(accuracies)})
     stats.sort(key=lambda s: (s["source_reviews"], s["arm"]))
     arms = list(dict.fromkeys(s["arm"] for s in stats))

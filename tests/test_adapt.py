@@ -176,3 +176,23 @@ def test_adapt_glove_on_imdb_reviews(imdb_small):
     assert cosine.mean() > 0.9  # adapted, not replaced
     for word in untouched:
         np.testing.assert_array_equal(adapted[word], glove[word])
+
+
+def test_sources_adapt_glove_once_for_the_source_cnn_and_gensim_emb(data_dir, tmp_path):
+    from tl_text.classifiers.arms import ArmOptions, Sources, needs_unlabelled
+
+    options = ArmOptions(vectors="adapted", source="amazon-classic", source_fraction=0.03,
+                         data_dir=str(data_dir), embeddings_dir=str(tmp_path))
+    assert needs_unlabelled(["nb-lr"], options) and needs_unlabelled(
+        ["gensim-emb"], ArmOptions()) and not needs_unlabelled(["nb-lr"], ArmOptions())
+    logged = []
+    sources = Sources(options, log=logged.append, unlabelled=["a gripping , moving film ."] * 5)
+    path = sources.vectors()
+    assert path == sources.adapted_vectors() and path.startswith(str(tmp_path / "adapted-"))
+    # 429 source reviews (3 % of amazon-classic) and the 5 unlabelled texts
+    assert sum("adapting glove-6b-50d with word2vec on 434 texts" in m for m in logged) == 1
+    adapted = load_vectors(path)
+    assert "gripping" in adapted and len(adapted) >= 400_000  # GloVe's words kept
+    assert Sources(options, log=logged.append,  # a new run finds the cached vectors
+                   unlabelled=["a gripping , moving film ."] * 5).vectors() == path
+    assert sum("adapting" in m for m in logged) == 1

@@ -226,6 +226,16 @@ def test_cli_reports_bad_input_and_exits_nonzero(tmp_path, capsys):
     assert f"{path}, line 2: invalid JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("samples, message", [("-1", "must be at least 0, got -1"),
+                                              ("two", "invalid count value: 'two'")])
+def test_cli_describe_refuses_bad_sample_counts(samples, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "describe", "imdb", "--data-dir", str(tmp_path), "--samples", samples])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and f"argument --samples: {message}" in err
+    assert "Traceback" not in err
+
+
 def test_extracted_folder_matches_archive(tmp_path, data_dir):
     folder = tmp_path / "books"
     folder.mkdir()

@@ -7,7 +7,8 @@ import gzip
 
 import pytest
 
-from tl_text.data import iter_records, load_table
+from tl_text.cli import main
+from tl_text.data import iter_records, load_corpus, load_nsmc, load_table
 from tl_text.errors import DataError
 
 MULTI_LINE = b'text,label\n"nice\nfilm",1\n"two\n\nblank, ""lines""",0\nplain,1\n'
@@ -114,3 +115,34 @@ def test_polarity_csv_keeps_quoted_newlines_and_record_start_lines(tmp_path):
     bad.write_text(good.read_text() + '"3","x","y"\n')
     with pytest.raises(DataError, match=r"test.csv, line 4, field 'class'"):
         list(iter_polarity_csv(bad))
+
+
+NSMC_ROWS = "id\tdocument\tlabel\n9976970\t아 더빙.. 진짜 짜증나네요\t0\n3819312\t재밌다\t1\n"
+
+
+@pytest.mark.parametrize("name", ["ratings_train.txt", "ratings_test.txt.gz", "mine.tsv"])
+def test_an_nsmc_file_given_by_path_is_read_as_nsmc(name, tmp_path, capsys):
+    path = tmp_path / "nsmc" / name
+    path.parent.mkdir()
+    data = NSMC_ROWS.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    dataset = load_corpus(str(path))["all"]
+    assert dataset.ids == ["9976970", "3819312"] and list(dataset.label_names) == ["neg", "pos"]
+    assert main(["data", "describe", str(path), "--samples", "0"]) == 0
+    assert "| all | 2 | 1 (50.0%) | 1 (50.0%) |" in capsys.readouterr().out
+
+
+def test_the_real_nsmc_file_by_path(data_dir):
+    dataset = load_corpus(str(data_dir / "nsmc" / "ratings_test.txt"), skip_empty=True)["all"]
+    assert len(dataset) == len(load_nsmc(["test"], data_dir=data_dir, skip_empty=True)["test"])
+
+
+@pytest.mark.parametrize("load", [
+    lambda path: load_table(path, "document", "label", id_column="id"),
+    lambda path: load_corpus(str(path))])
+def test_a_repeated_id_is_an_error_naming_both_lines(load, tmp_path):
+    path = tmp_path / "ratings.txt"
+    path.write_text(NSMC_ROWS + "3819312\t또 봐도 재밌다\t1\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"^{path}, line 4, field 'id': duplicate id "
+                                        r"'3819312' \(first on line 3\)$"):
+        load(path)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tl_text.data import amazon_sources
+from tl_text.data import amazon_sources, load_corpus
 from tl_text.data.amazon_sources import fetch_amazon, iter_polarity_parquet
 from tl_text.data.paths import download, locate
 from tl_text.errors import DataError
@@ -124,6 +124,15 @@ def test_unreachable_url_names_it_and_the_expected_place(tmp_path):
     with pytest.raises(DataError, match=rf"corpus/file\.txt: not found, and downloading {url} "
                                         r"failed .*copy the file there or point"):
         locate("corpus/file.txt", tmp_path, url)
+
+
+@pytest.mark.parametrize("corpus", ["imdb", "nsmc"])
+def test_a_mistyped_data_dir_offline_leaves_no_folders(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(f"tl_text.data.{corpus}.URL", f"http://127.0.0.1:{closed_port()}/x")
+    typo = tmp_path / "typo"
+    with pytest.raises(DataError, match=rf"typo/{corpus}/.*: not found, and downloading"):
+        load_corpus(corpus, data_dir=typo)
+    assert not typo.exists()
 
 
 # --- amazon_polarity parquet -----------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tf_keras
 
+from tl_text.cli import main
 from tl_text.errors import ConfigError, TlTextError
 from tl_text.export import export_model, load_exported
 from tl_text.export.serve import make_server
@@ -135,7 +136,10 @@ BAD_REQUESTS = {
     "other version": ("POST", "/versions/7:predict", {"instances": ["a"]}, 404,
                       "version 7 of 'imdb' is not available; serving version 1"),
     "classify": ("POST", ":classify", {"instances": ["a"]}, 404, "no route"),
-    "unsupported method": ("DELETE", "", None, 501, "Unsupported method ('DELETE')"),
+    "PUT predict": ("PUT", ":predict", {"instances": ["a"]}, 405, "takes POST, not PUT"),
+    "DELETE predict": ("DELETE", "/versions/1:predict", None, 405, "takes POST, not DELETE"),
+    "DELETE status": ("DELETE", "", None, 405, "takes GET, not DELETE"),
+    "PATCH metadata": ("PATCH", "/metadata", {"a": 1}, 405, "takes GET, not PATCH"),
 }
 
 
@@ -146,6 +150,33 @@ def test_bad_requests_get_json_errors_and_the_server_goes_on(server, case):
     status, reply = _call(f"{server.url}{suffix}", None if data else body, method, data)
     assert status == code and message in reply["error"]
     _assert_serves(server)
+
+
+@pytest.mark.parametrize("method, suffix, allowed", [
+    ("PUT", ":predict", "POST"), ("DELETE", ":predict", "POST"), ("POST", "/metadata", "GET")])
+def test_a_wrong_method_is_405_with_an_allow_header(server, method, suffix, allowed):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request(method, f"/v1/models/imdb{suffix}", body=b'{"instances": ["a"]}',
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 405 and response.getheader("Allow") == allowed
+    assert response.getheader("Content-Type") == "application/json"
+    assert json.loads(response.read()) == {
+        "error": f"/v1/models/imdb{suffix} takes {allowed}, not {method}"}
+    connection.close()
+    _assert_serves(server)
+
+
+@pytest.mark.parametrize("port, message", [
+    ("99999", "must be 0 (any free port) to 65535, got 99999"),
+    ("-1", "must be 0 (any free port) to 65535, got -1"), ("http", "invalid port value")])
+def test_a_port_out_of_range_is_an_option_error(port, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--model-base-path", str(tmp_path), "--port", port])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and f"argument --port: {message}" in err
+    assert "Traceback" not in err
 
 
 def test_unknown_paths_and_models_are_404_json(server):

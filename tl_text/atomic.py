@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from tl_text.errors import ConfigError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -50,3 +52,19 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
             raise FileExistsError(f"{path} already exists") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_writable_folder(path: str | os.PathLike, option: str = "--out") -> None:
+    """ConfigError naming `option` unless `path` is, or can become, a folder this process can
+    write in (not: an existing file on the way, a folder without write permission). Creates
+    nothing, so that a bad option is refused before any work."""
+    path = Path(path).expanduser()
+    existing = path.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a file, not a folder; choose "
+                          f"another {option}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: cannot write in the folder {existing} "
+                          f"(permission denied or read-only); choose another {option}")

@@ -40,6 +40,14 @@ def fractions(text: str) -> list[float]:
     return values
 
 
+def count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def names(text: str) -> list[str]:
     """argparse type: comma-separated names."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -198,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("source", help="corpus name (imdb, nsmc, amazon, amazon-classic, blitzer, "
                                      "books, dvd, electronics, kitchen) or a file/folder path")
     add_data_dir(desc)
-    desc.add_argument("--samples", type=int, default=2, help="sample documents per split")
+    desc.add_argument("--samples", type=count, default=2, help="sample documents per split")
     _add_table_options(desc)
     desc.add_argument("--skip-empty", action="store_true", help="drop empty documents")
     desc.set_defaults(run=_describe)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -95,7 +95,8 @@ class ArmOptions:
                                                 "bert-transfer source step", fraction=True)
     teacher: str = _option("finetune+nb-lr", "the arm that pseudo-labels the unlabelled texts "
                                              "for the self-A arms")
-    threshold: float = _option(0.9, "self-A arms: least teacher probability of a "
+    # threshold and rounds: chosen on an IMDB dev split (benchmarks/tune_selftrain.py)
+    threshold: float = _option(0.5, "self-A arms: least teacher probability of a "
                                     "pseudo-label (0.5: every unlabelled text)")
     rounds: int = _option(1, "self-A arms: rounds of self-training (each round's student "
                              "teaches the next)")
@@ -126,9 +127,12 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         return Ensemble([build(part, options, seed, sources) for part in parts])
     arm = parts[0]
     if arm.startswith(SELF_TRAINED):
-        student = arm.removeprefix(SELF_TRAINED)
+        # students learn from tens of thousands of documents: like the source CNN, they may
+        # stop early from the first epoch on
+        student, student_options = arm.removeprefix(SELF_TRAINED), replace(options, min_epochs=0)
         return SelfTraining(sources.teacher(seed),
-                            [build(student, options, seed, sources) for _ in range(options.rounds)],
+                            [build(student, student_options, seed, sources)
+                             for _ in range(options.rounds)],
                             sources.unlabelled(), options.threshold)
     if arm in CNN_ARMS:
         return _cnn(arm, options, seed, sources)

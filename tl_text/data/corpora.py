@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tl_text.data.amazon import (BLITZER_DOMAINS, LABEL_NAMES, iter_fasttext, iter_polarity_csv,
@@ -11,10 +12,11 @@ from tl_text.data.dataset import TextDataset
 from tl_text.data.files import load_table
 from tl_text.data.imdb import load_imdb
 from tl_text.data.lines import read_lines
-from tl_text.data.nsmc import load_nsmc
+from tl_text.data.nsmc import is_nsmc_file, load_nsmc, read_nsmc
 from tl_text.data.paths import data_root
 from tl_text.errors import DataError
 
+TSV = re.compile(r"\.(txt|tsv)(\.(gz|bz2|xz))?$", re.IGNORECASE)
 BLITZER_ALIASES = {"kitchen": "kitchen_&_housewares"}
 NAMES = ("imdb", "nsmc", "amazon", "amazon-classic", "blitzer", "books", "dvd", "electronics",
          "kitchen")
@@ -30,8 +32,9 @@ def load_corpus(source: str, data_dir=None, skip_empty: bool = False, unlabelled
     books/dvd/electronics/kitchen -> that Blitzer domain as "all". With `unlabelled`, imdb
     and amazon also return their unlabelled reviews as "unsup" (label -1).
     Paths: aclImdb archive or folder, a Blitzer archive/folder or `.review` file,
-    a fastText `.ft.txt`, an amazon_review_polarity `.csv` (three unnamed columns),
-    or any CSV/TSV/JSONL with a header (`table_options` go to `load_table`; None means unset).
+    a fastText `.ft.txt`, an amazon_review_polarity `.csv` (three unnamed columns), an NSMC
+    file (`.txt`/`.tsv` with header `id document label`), or any CSV/TSV/JSONL with a header
+    (`table_options` go to `load_table`; None means unset).
     """
     table_options = {k: v for k, v in table_options.items() if v is not None}
     name = source.lower()
@@ -69,6 +72,8 @@ def _load_path(path: Path, skip_empty: bool, table_options: dict) -> dict[str, T
     if name.endswith(".csv") and _is_polarity_csv(path) and not table_options:
         return {"all": TextDataset.from_examples(name, iter_polarity_csv(path, skip_empty),
                                                  LABEL_NAMES)}
+    if TSV.search(name) and not table_options and is_nsmc_file(path):
+        return {"all": read_nsmc(path, skip_empty, name)}
     return {"all": load_table(path, skip_empty=skip_empty, **table_options)}
 
 

@@ -88,10 +88,13 @@ def load_table(path: str | Path, text_column: str = "text", label_column: str = 
     `labels` lists the raw label values in class order (e.g. ["0", "1"] or ["neg", "pos"]);
     a value outside it is an error. Without it, the classes are the sorted distinct values
     (numerically when all are numbers). `label_names` renames the classes (default: `labels`).
+    Ids come from `id_column` (default: the line numbers); a repeated id is an error naming
+    both lines, since ids select fractions and keep training documents apart.
     """
     path = Path(path)
     known = [str(v) for v in labels] if labels is not None else None
     raw: list[tuple[str, str, str]] = []
+    first_line: dict[str, int] = {}  # id -> line
     for lineno, record in iter_records(path, fmt):
         for column in (text_column, label_column, id_column):
             if column is not None and column not in record:
@@ -112,6 +115,9 @@ def load_table(path: str | Path, text_column: str = "text", label_column: str = 
                 continue
             raise DataError(path, "empty document", line=lineno, field=text_column)
         doc_id = str(record[id_column]) if id_column else str(lineno)
+        if id_column and first_line.setdefault(doc_id, lineno) != lineno:
+            raise DataError(path, f"duplicate id {doc_id[:40]!r} (first on line "
+                                  f"{first_line[doc_id]})", line=lineno, field=id_column)
         raw.append((doc_id, text.strip(), label))
     if not raw:
         raise DataError(path, "no documents")

@@ -58,7 +58,6 @@ def download(url: str, dest: Path, checksum: str | None = None) -> Path:
     """
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -68,6 +67,7 @@ def download(url: str, dest: Path, checksum: str | None = None) -> Path:
             raise
         part.unlink()
         return download(url, dest, checksum)
+    dest.parent.mkdir(parents=True, exist_ok=True)  # only now: a failed try leaves no folders
     with response, open(part, "ab") as out:
         if response.status != 206:  # a full answer (no .part, or Range ignored): start over
             out.truncate(0)

@@ -17,6 +17,7 @@ Domains and their fixed, stratified splits (seed 0, independent of `--seeds`):
 
 Models: the arms `denil` or `kim` (a CNN on trainable GloVe, early stopping on a 10 %
 validation split of the training reviews), `tfidf-lr`, `nb-lr` (`tl_text.classifiers.arms`).
+A re-run with the same config resumes where it stopped (`--restart`: start over).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tl_text.data import TextDataset, concat, load_corpus
 from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
 from tl_text.errors import ConfigError, DataError
-from tl_text.experiments.report import write_results
+from tl_text.experiments.report import earlier_results, write_results
 from tl_text.experiments.runner import Unit, run_units
 from tl_text.plots import accuracy_heatmaps_png
 from tl_text.training import accuracy
@@ -58,6 +59,9 @@ class CrossDomainConfig(ArmOptions):
     test_size: int = field(default=400, metadata={
         "help": "held-out reviews per domain, stratified"})
     out: str = field(default="runs/crossdomain", metadata={"help": "folder for the results"})
+    restart: bool = field(default=False, metadata={
+        "help": "start over, replacing the results in --out (without it a re-run of the "
+                "same config skips the units they record, and another config is refused)"})
     verbose: int = 2
 
 
@@ -136,7 +140,9 @@ def run(cfg: CrossDomainConfig) -> list[dict]:
     for option in ("seeds", "train_size", "test_size"):
         if getattr(cfg, option) < 1:
             raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
-    started = time.perf_counter()
+    out = Path(cfg.out)
+    earlier = earlier_results(out, asdict(cfg), cfg.restart)
+    started = time.perf_counter() - earlier.get("elapsed_seconds", 0)
     domains = load_domains(cfg.domains, cfg.train_size, cfg.test_size, cfg.data_dir)
     for d in domains:
         _step(f"data: {d.name}: train {_counts(d.train)}, held-out {_counts(d.test)}")
@@ -154,15 +160,15 @@ def run(cfg: CrossDomainConfig) -> list[dict]:
                  "epochs": info.get("epochs", ""), "seconds": info["seconds"]}
                 for target, lo, hi in zip(domains, bounds[:-1], bounds[1:])]
 
-    def write(rows, classifiers):
+    def write(rows, extra):
         found = matrices(rows)
-        return write_results(Path(cfg.out), asdict(cfg), rows, summarize(rows),
+        return write_results(out, asdict(cfg), rows, summarize(rows),
                              time.perf_counter() - started, accuracy_heatmaps_png(found),
-                             matrices=found, classifiers=classifiers)
+                             matrices=found, **extra)
 
     no_sources = Sources(cfg, log=_step)  # these models transfer from nothing
     rows = run_units(units, tests, lambda arm, seed: build(arm, cfg, seed, no_sources), write,
-                     _step, rows_of)
+                     _step, rows_of, out=out, earlier=earlier)
     print("\n" + summarize(rows))
     _step(f"wrote {cfg.out}/results.{{json,csv,md,png}}")
     return rows

@@ -16,7 +16,9 @@ Whitespace words are poor units for Korean (particles and endings glue onto stem
                        reviews; unigrams + bigrams of pieces for the linear models
     A+B     the mean of the arms' probabilities (each listed before it; A+B+C too)
 
-Every model tokenises in its graph, so each arm exports like the English ones.
+Every model tokenises in its graph, so each arm exports like the English ones. A re-run with
+the same config resumes: arms recorded in `out`/results.json are skipped (`--restart`: start
+over).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tl_text.classifiers import (CNNClassifier, NBLogisticRegression, TextClassi
                                  TfidfLogisticRegression, TransformerTextClassifier)
 from tl_text.data import load_nsmc
 from tl_text.errors import ConfigError
-from tl_text.experiments.report import write_results
+from tl_text.experiments.report import earlier_results, write_results
 from tl_text.experiments.runner import Unit, check_arms, run_units
 
 MODELS = ("kim", "tfidf-lr", "nb-lr", "transformer")
@@ -72,6 +74,9 @@ class NsmcConfig:
     transformer_learning_rate: float = 5e-5
     data_dir: str | None = None
     out: str = field(default="runs/nsmc", metadata={"help": "folder for the results"})
+    restart: bool = field(default=False, metadata={
+        "help": "start over, replacing the results in --out (without it a re-run of the "
+                "same config skips the units they record, and another config is refused)"})
     verbose: int = 2
 
 
@@ -122,18 +127,21 @@ def run(cfg: NsmcConfig) -> list[dict]:
     check_arms(cfg.arms, parse_arm)
     if not 0 < cfg.validation < 1:
         raise ConfigError(f"--validation must be in (0, 1), got {cfg.validation}")
-    started = time.perf_counter()
+    out = Path(cfg.out)
+    earlier = earlier_results(out, asdict(cfg), cfg.restart)
+    started = time.perf_counter() - earlier.get("elapsed_seconds", 0)
     nsmc = load_nsmc(data_dir=cfg.data_dir, skip_empty=True)
     train = nsmc["train"].fraction(cfg.train_fraction, seed=cfg.seed)
     test = nsmc["test"].fraction(cfg.test_fraction, seed=0)
     _step(f"data: train {len(train):,}, test {len(test):,}")
 
-    def write(rows, classifiers):
-        return write_results(Path(cfg.out), asdict(cfg), rows, summarize(rows),
-                             time.perf_counter() - started, classifiers=classifiers)
+    def write(rows, extra):
+        return write_results(out, asdict(cfg), rows, summarize(rows),
+                             time.perf_counter() - started, **extra)
 
     units = [Unit(arm, cfg.seed, train) for arm in cfg.arms]
-    rows = run_units(units, test, lambda arm, seed: make_classifier(arm, cfg), write, _step)
+    rows = run_units(units, test, lambda arm, seed: make_classifier(arm, cfg), write, _step,
+                     out=out, earlier=earlier)
     print("\n" + summarize(rows))
     _step(f"wrote {cfg.out}/results.{{json,csv,md}}")
     return rows

@@ -1,16 +1,22 @@
-"""Experiment results as a Markdown table, JSON, CSV and a PNG plot (written atomically)."""
+"""Experiment results as a Markdown table, JSON, CSV and a PNG plot (written atomically), and
+the results of an earlier run of the same config that a run resumes."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from tl_text.atomic import atomic_write
+from tl_text.atomic import atomic_write, check_writable_folder
+from tl_text.errors import ConfigError
+
+PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test probabilities
+SAME_RESULTS = ("out", "verbose", "restart")  # options that leave the results unchanged
 
 
 def group_accuracies(rows: list[dict]) -> dict[tuple[float, str], list[float]]:
@@ -58,6 +64,33 @@ def write_results(out: Path, config: dict, rows: list[dict], summary: str, elaps
     if plot is not None:
         written.append(atomic_write(out / "results.png", plot))
     return written
+
+
+def earlier_results(out: Path, config: dict, restart: bool = False) -> dict:
+    """The results.json that an earlier run of `config` left in `out`, for this run to resume
+    ({} if none). Refused with ConfigError before any work: an `out` that cannot take results,
+    and results of another config (unless `restart`: start over, dropping them)."""
+    check_writable_folder(out)
+    path = out / "results.json"
+    if restart:
+        shutil.rmtree(out / PROBABILITIES, ignore_errors=True)
+    if restart or not path.exists():
+        return {}
+    advice = "choose another --out, or pass --restart to replace them"
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        before, now = earlier["config"], json.loads(json.dumps(config))
+        changed = sorted(k for k in before.keys() | now.keys()
+                         if k not in SAME_RESULTS and before.get(k) != now.get(k))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ConfigError(f"{path}: unreadable results ({err!r}); {advice}") from err
+    if changed:
+        raise ConfigError(f"{path} holds the results of another configuration (differing in "
+                          f"{', '.join(changed)}); {advice}")
+    if "units" not in earlier:
+        raise ConfigError(f"{path} records no units (written by an older version), so the "
+                          f"run cannot resume; {advice}")
+    return earlier
 
 
 def summary_numbers(rows: list[dict]) -> list[dict]:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from tl_text.atomic import check_writable_folder
 from tl_text.classifiers.arms import (ArmOptions, Sources, build, fingerprint, needs_unlabelled,
                                      split_spec)
 from tl_text.data import TextDataset, load_corpus
@@ -88,6 +89,7 @@ def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset, list[str]]:
 def run(cfg: TrainConfig) -> dict:
     """Fit `cfg.spec`, evaluate it on the held-out data, export it; the metrics."""
     split_spec(cfg.spec)
+    check_writable_folder(cfg.out)
     train, test, unlabelled = load_data(cfg)
     _step(f"data: {len(train):,} training documents {train.class_counts()}, "
           f"{len(test):,} held out")

@@ -8,6 +8,10 @@ amazon-emb, finetune), the two linear baselines and two ensembles (glove+nb-lr v
 finetune+nb-lr shows what transfer adds on top of the best baseline). CNN arms hold out a
 validation split of the fraction for early stopping; transformer arms train on all of it for
 a fixed number of epochs.
+
+A re-run with the same config resumes: the (fraction, seed, arm) units recorded in
+`out`/results.json are skipped. Results of another config there are refused unless
+`--restart` (start over).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from tl_text.classifiers.arms import (ArmOptions, Sources, build, needs_unlabell
                                      split_spec)
 from tl_text.data import load_imdb
 from tl_text.errors import ConfigError
-from tl_text.experiments.report import accuracy_plot, accuracy_table, write_results
+from tl_text.experiments.report import (accuracy_plot, accuracy_table, earlier_results,
+                                        write_results)
 from tl_text.experiments.runner import Unit, check_arms, run_units
 
 DEFAULT_ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr", "glove+nb-lr",
@@ -40,6 +45,9 @@ class TransferConfig(ArmOptions):
     test_fraction: float = field(default=1.0, metadata={
         "help": "stratified share of the 25,000 test reviews to score on"})
     out: str = field(default="runs/transfer", metadata={"help": "folder for the results"})
+    restart: bool = field(default=False, metadata={
+        "help": "start over, replacing the results in --out (without it a re-run of the "
+                "same config skips the units they record, and another config is refused)"})
     verbose: int = 2
 
 
@@ -48,7 +56,9 @@ def run(cfg: TransferConfig) -> list[dict]:
     check_arms(cfg.arms, split_spec)
     if cfg.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {cfg.seeds}")
-    started = time.perf_counter()
+    out = Path(cfg.out)
+    earlier = earlier_results(out, asdict(cfg), cfg.restart)
+    started = time.perf_counter() - earlier.get("elapsed_seconds", 0)
     wanted = needs_unlabelled(cfg.arms, cfg)
     _step("data: reading IMDB")
     imdb = load_imdb(("train", "test", "unsup")[:2 + wanted], data_dir=cfg.data_dir)
@@ -62,13 +72,12 @@ def run(cfg: TransferConfig) -> list[dict]:
     units = [Unit(arm, seed, imdb["train"].fraction(fraction, seed=seed), {"fraction": fraction})
              for fraction in cfg.fractions for seed in range(cfg.seeds) for arm in cfg.arms]
 
-    def write(rows, classifiers):
-        return write_results(Path(cfg.out), asdict(cfg), rows, accuracy_table(rows, "IMDB"),
-                             time.perf_counter() - started, accuracy_plot(rows, "IMDB"),
-                             classifiers=classifiers)
+    def write(rows, extra):
+        return write_results(out, asdict(cfg), rows, accuracy_table(rows, "IMDB"),
+                             time.perf_counter() - started, accuracy_plot(rows, "IMDB"), **extra)
 
     rows = run_units(units, test, lambda arm, seed: build(arm, cfg, seed, sources), write,
-                     lambda message: _step(f"target: {message}"))
+                     lambda message: _step(f"target: {message}"), out=out, earlier=earlier)
     print("\n" + accuracy_table(rows, "IMDB"))
     _step(f"wrote {cfg.out}/results.{{json,csv,md,png}}")
     return rows

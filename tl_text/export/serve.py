@@ -9,7 +9,8 @@
     GET  /v1/models/NAME[/versions/N]/metadata   the export's metadata.json
 
 The highest version under the base path is served; a new version folder is picked up by a
-background poll. Errors are 4xx/5xx responses with {"error": "..."}.
+background poll. Errors are 4xx/5xx responses with {"error": "..."} (a method a route does
+not take: 405 with an Allow header).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ ROUTE = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
 
 
 class HttpError(Exception):
-    """A request the server refuses: the status code and the message sent as {"error": ...}."""
+    """A request the server refuses: the status code, the message sent as {"error": ...} and
+    any headers (a 405's Allow)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class LatestVersion:
@@ -183,6 +185,15 @@ class PredictHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._respond("POST")
 
+    def do_PUT(self) -> None:
+        self._respond("PUT")
+
+    def do_DELETE(self) -> None:
+        self._respond("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._respond("PATCH")
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None):
         """Malformed requests and unsupported methods get JSON too."""
         self._send(code, {"error": message or HTTPStatus(code).phrase})
@@ -194,7 +205,7 @@ class PredictHandler(BaseHTTPRequestHandler):
         try:
             self._send(200, self._route(method))
         except HttpError as err:
-            self._send(err.status, {"error": err.message})
+            self._send(err.status, {"error": err.message}, err.headers)
         except Exception as err:  # noqa: BLE001 -- reported to the client; keep serving
             log.exception("error while answering %s %s", method, self.path)
             self._send(500, {"error": f"internal error: {err}"})
@@ -215,7 +226,7 @@ class PredictHandler(BaseHTTPRequestHandler):
         action = match["action"]
         wanted = "POST" if action == ":predict" else "GET"
         if method != wanted:
-            raise HttpError(405, f"{path} takes {wanted}, not {method}")
+            raise HttpError(405, f"{path} takes {wanted}, not {method}", {"Allow": wanted})
         if action == ":predict":
             return self._predict(model)
         if action == "/metadata":
@@ -247,16 +258,26 @@ class PredictHandler(BaseHTTPRequestHandler):
         except (ValueError, RecursionError) as err:
             raise HttpError(400, f"the body is not valid UTF-8 JSON: {err}") from err
 
-    def _send(self, status: int, payload: dict) -> None:
+    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if status >= 400:  # the request body may be unread: never reuse this connection
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port number, 0 to 65535."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {value}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -266,7 +287,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                              "path's folder name)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (0.0.0.0: every interface)")
-    parser.add_argument("--port", type=int, default=8501, help="0 picks a free port")
+    parser.add_argument("--port", type=port, default=8501, help="0 picks a free port")
     parser.add_argument("--max-batch", type=int, default=1024, help="most texts per request")
     parser.add_argument("--max-body-bytes", type=int, default=10 * 2**20,
                         help="largest request body accepted")
