@@ -37,7 +37,7 @@ class TextClassifier(abc.ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.kind:
+        if cls.__dict__.get("kind"):  # a subclass that inherits its kind does not replace it
             REGISTRY[cls.kind] = cls
 
     # --- the protocol -----------------------------------------------------------------------
