@@ -185,6 +185,7 @@ class Sources:
         self._cnn: CNNClassifier | None = None
         self._transformer: TransformerTextClassifier | None = None
         self._splits: dict[str, TextDataset] | None = None
+        self._labelled: TextDataset | None = None  # the source's labelled split, deduplicated
         self._adapted: str | None = None
 
     def cnn(self) -> CNNClassifier:
@@ -288,13 +289,15 @@ class Sources:
         return self._splits
 
     def _data(self, fraction: float) -> TextDataset:
-        splits = {k: v for k, v in self._source_splits().items() if k != "unsup"}
-        data = splits.get("train") or next(iter(splits.values()))
-        if len(self.exclude):
-            data, removed = deduplicate(data.name, [data], self.exclude)
-            self.log(f"source: {removed[data.name]:,} reviews dropped as repeats or as "
-                     f"texts of the evaluation data")
-        return data.fraction(fraction, seed=0)
+        if self._labelled is None:
+            splits = {k: v for k, v in self._source_splits().items() if k != "unsup"}
+            data = splits.get("train") or next(iter(splits.values()))
+            if len(self.exclude):
+                data, removed = deduplicate(data.name, [data], self.exclude)
+                self.log(f"source: {removed[data.name]:,} reviews dropped as repeats or as "
+                         f"texts of the evaluation data")
+            self._labelled = data
+        return self._labelled.fraction(fraction, seed=0)
 
     def _cached(self, classifier: TextClassifier, data: TextDataset, name: str, what: str,
                 described: str, hold_out: bool = False) -> TextClassifier:
