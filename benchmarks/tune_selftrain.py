@@ -6,7 +6,8 @@
 Never the test set: a fixed dev split of 2,500 IMDB training reviews (`split(0.1, seed=0)`)
 scores every setting. The 1,250 labelled reviews (5 % of the training set) are drawn from
 the other 22,500 (stratified, `--seed`); the unlabelled pool is the 50,000 unsup reviews plus
-the rest of those 22,500. The teacher (`--teacher`, default finetune+nb-lr with the cached
+the rest of those 22,500. `--vectors adapted` adapts GloVe on the source texts and that pool
+(so the dev reviews stay unseen) and trains the source CNN from there. The teacher (`--teacher`, default finetune+nb-lr with the cached
 Amazon source) is fitted once; every student reuses its pseudo-labels.
 """
 
@@ -29,6 +30,9 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", default="1,2", help="rounds to try (nb-lr students only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", default="amazon")
+    parser.add_argument("--vectors", default="glove-6b-50d",
+                        help="the CNNs' starting vectors: glove-6b-50d or adapted (word2vec on "
+                             "the source texts and the pool, never the dev reviews)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
@@ -42,7 +46,8 @@ def main(argv=None) -> None:
     train = rest.fraction(1250 / len(rest), seed=args.seed)
     chosen = set(train.ids)
     pool = [*imdb["unsup"].texts, *(t for i, t in zip(rest.ids, rest.texts) if i not in chosen)]
-    options = ArmOptions(teacher=args.teacher, source=args.source, verbose=0)
+    options = ArmOptions(teacher=args.teacher, source=args.source, vectors=args.vectors,
+                         verbose=0)
     sources = Sources(options, exclude=imdb["test"].texts, unlabelled=pool)  # as transfer.py
     teacher = sources.teacher(args.seed)
     started = time.perf_counter()
