@@ -132,6 +132,7 @@ class Metrics:
     batch_sizes: Histogram = field(default_factory=lambda: Histogram(BATCH_BUCKETS))
     model_calls: int = 0
     model_errors: int = 0
+    queued_texts: int = 0
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests[route, status] += 1
@@ -154,7 +155,10 @@ class Metrics:
                   f"tl_text_model_calls_total {self.model_calls}",
                   "# HELP tl_text_model_errors_total Model calls that raised an error.",
                   "# TYPE tl_text_model_errors_total counter",
-                  f"tl_text_model_errors_total {self.model_errors}"]
+                  f"tl_text_model_errors_total {self.model_errors}",
+                  "# HELP tl_text_batch_queue_texts Texts of requests waiting for a model call.",
+                  "# TYPE tl_text_batch_queue_texts gauge",
+                  f"tl_text_batch_queue_texts {self.queued_texts}"]
         return "\n".join(lines) + "\n"
 
 
@@ -199,6 +203,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(model, texts, loop.time(), loop.create_future())
         self._waiting.append(waiting)
+        self.metrics.queued_texts += len(texts)
         self._arrived.set()
         return await waiting.future
 
@@ -231,6 +236,7 @@ class Batcher:
                and size + len(self._waiting[0].texts) <= self.max_batch_size):
             size += len(self._waiting[0].texts)
             batch.append(self._waiting.popleft())
+        self.metrics.queued_texts -= size
         return batch
 
     async def _call(self, batch: list[_Waiting], executor: ThreadPoolExecutor) -> None:
@@ -288,14 +294,16 @@ class RestApp:
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
-        start, route = time.perf_counter(), "other"
+        start, path = time.perf_counter(), request.scope["path"]
+        match = ROUTE.fullmatch(path)
+        route = "metrics" if path == "/metrics" else ACTIONS[match["action"]] if match else "other"
         status, headers = 200, {}
         try:
-            route, payload = await self._route(request)
+            payload = await self._answer(request, route, match)
         except HttpError as err:
             status, headers, payload = err.status, err.headers, {"error": err.message}
         except Exception as err:  # noqa: BLE001 -- reported to the client; keep serving
-            log.exception("error while answering %s %s", request.method, request.scope["path"])
+            log.exception("error while answering %s %s", request.method, path)
             status, payload = 500, {"error": f"internal error: {err}"}
         if isinstance(payload, str):  # the metrics page
             response = Response(payload, status, media_type="text/plain; version=0.0.4")
@@ -308,17 +316,15 @@ class RestApp:
         self.metrics.observe_request(route, status, time.perf_counter() - start)
         return response
 
-    async def _route(self, request: Request) -> tuple[str, dict | str]:
+    async def _answer(self, request: Request, route: str, match: re.Match | None) -> dict | str:
         path, method = request.scope["path"], request.method
-        if path == "/metrics":
+        if route == "metrics":
             _check_method(path, method, "GET")
-            return "metrics", self.metrics.render()
-        match = ROUTE.fullmatch(path)
+            return self.metrics.render()
         if match is None:
             raise HttpError(404, f"no route {_shorten(path, 80)}; use /v1/models/"
                                  f"{self.model_name}[/versions/N][:predict|/metadata] or "
                                  f"/metrics")
-        route = ACTIONS[match["action"]]
         if match["name"] != self.model_name:
             raise HttpError(404, f"model {_shorten(match['name'], 80)!r} not found; this "
                                  f"server serves {self.model_name!r}")
@@ -329,10 +335,10 @@ class RestApp:
                                  f"available; serving version {model.version}")
         _check_method(path, method, "POST" if route == "predict" else "GET")
         if route == "predict":
-            return route, await self._predict(request, model)
+            return await self._predict(request, model)
         if route == "metadata":
-            return route, model.metadata
-        return route, {"model_version_status": [{
+            return model.metadata
+        return {"model_version_status": [{
             "version": str(model.version), "state": "AVAILABLE",
             "status": {"error_code": "OK", "error_message": ""}}]}
 
