@@ -16,6 +16,9 @@ in a subprocess started as `tl-text serve --port 0`.
    `--docs-per-request` (8) reviews a request, against the offline docs/s of the same export
    in this process (`ExportedModel.predict`, batch 256, median of 3); the model calls' batch
    sizes are read from GET /metrics.
+
+`--baseline-pythonpath DIR` also runs the burst and the throughput test against the server of
+another checkout (e.g. the http.server version, commit 659ac98), same texts, same process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import socket
 import statistics
@@ -39,11 +43,14 @@ import numpy as np
 from bench_export import build_model, docs_per_second
 
 
-def start_server(base_path: str, *options: str) -> tuple[subprocess.Popen, str]:
-    """`tl-text serve` on a free port; the process and the model's URL."""
+def start_server(base_path: str, *options: str, pythonpath: str | None = None
+                 ) -> tuple[subprocess.Popen, str]:
+    """`tl-text serve` on a free port (tl_text from `pythonpath` if given); the process and
+    the model's URL."""
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     server = subprocess.Popen([sys.executable, "-m", "tl_text.cli", "serve", "--model-base-path",
                                base_path, "--port", "0", *options],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True, env=env)
     match = re.search(r" at (http://\S+)", server.stdout.readline())
     if match is None:
         server.kill()
@@ -170,6 +177,19 @@ def metrics(url: str) -> dict[str, float]:
             for line in text.splitlines() if line and not line.startswith("#")}
 
 
+def baseline(base: str, texts: list[str], body: bytes, args: argparse.Namespace) -> list[float]:
+    """Burst and throughput of the server in `args.baseline_pythonpath`."""
+    server, url = start_server(base, pythonpath=args.baseline_pythonpath)
+    try:
+        predict_once(url, body)
+        burst(url, body, args.burst)
+        return [throughput(url, texts, args.clients, args.docs_per_request)
+                for _ in range(args.repeats)]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
@@ -182,6 +202,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--docs-per-request", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-pythonpath", help="a checkout whose server is measured too")
     args = parser.parse_args()
 
     from tl_text.data import load_imdb
@@ -214,6 +235,11 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=60)
+        if args.baseline_pythonpath:
+            baseline_rates = baseline(base, texts, body, args)
+            print(f"baseline server ({args.baseline_pythonpath}): median "
+                  f"{statistics.median(baseline_rates):,.0f} docs/s = "
+                  f"{statistics.median(baseline_rates) / offline:.0%} of offline")
     rest = statistics.median(rates)
     calls = after["tl_text_batch_size_count"] - before["tl_text_batch_size_count"]
     docs = after["tl_text_batch_size_sum"] - before["tl_text_batch_size_sum"]

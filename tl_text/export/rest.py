@@ -365,9 +365,8 @@ class RestApp:
         _check_content_type(request.headers.get("content-type"))
         try:
             body = await request.body()
-        except ClientDisconnect as err:  # the answer goes nowhere; for the metrics
-            raise HttpError(400, "the client disconnected before sending the whole body") \
-                from err
+        except ClientDisconnect as err:  # dropped (--request-timeout) or gone: for the metrics
+            raise HttpError(408, "the request body did not arrive whole") from err
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as err:
@@ -440,7 +439,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._receiving and not (self._headers_done and self.cycle.response_started):
-            log.info("dropping %s: no whole request within %s s", self.client,
+            log.debug("dropping %s: no whole request within %s s", self.client,
                      self.request_timeout)
             self._close_with(408, f"the request did not arrive whole within "
                                   f"{self.request_timeout:g} s (--request-timeout)")
