@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -30,7 +30,6 @@ from tl_text.export.savedmodel import OUTPUTS
 
 if TYPE_CHECKING:
     from tl_text.export.savedmodel import ExportedModel
-    from tl_text.export.serve import LatestVersion
 
 log = logging.getLogger(__name__)
 
@@ -278,10 +277,16 @@ def _model_error(err: Exception) -> HttpError:
     return HttpError(500, f"the model failed: {err}")
 
 
+class Served(Protocol):
+    """Holds the model version to answer with (`tl_text.export.serve.LatestVersion`)."""
+
+    model: ExportedModel
+
+
 class RestApp:
     """TF Serving's REST routes for the model `served` holds, as a Starlette app (`app`)."""
 
-    def __init__(self, served: LatestVersion, model_name: str, max_request_texts: int,
+    def __init__(self, served: Served, model_name: str, max_request_texts: int,
                  max_body_bytes: int, batcher: Batcher):
         self.served, self.model_name = served, model_name
         self.max_request_texts, self.max_body_bytes = max_request_texts, max_body_bytes
