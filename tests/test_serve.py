@@ -1,8 +1,13 @@
 """The TF Serving-compatible REST server, over real HTTP on the loopback interface."""
 
+import asyncio
 import http.client
 import json
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -230,3 +235,146 @@ def test_make_server_checks_its_arguments(server, base, tmp_path):
     with pytest.raises(TlTextError, match="cannot listen on 127.0.0.1"):
         make_server(base, "127.0.0.1", server.server_address[1])
     _assert_serves(server)
+
+
+def _metric(url, name):
+    """The value of one line of GET /metrics at the server of `url` (a model's URL), e.g.
+    'tl_text_model_calls_total'."""
+    root = url.split("/v1/")[0]
+    with urllib.request.urlopen(f"{root}/metrics", timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        lines = response.read().decode().splitlines()
+    return next(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + " "))
+
+
+def test_200_simultaneous_predicts_all_connect_and_get_their_own_rows(server, base):
+    expected = load_exported(base).predict(TEXTS)
+    start = threading.Barrier(200)
+
+    def predict(i):
+        start.wait()
+        return _call(f"{server.url}:predict", {"instances": [TEXTS[i % 3], TEXTS[(i + 1) % 3]]})
+
+    with ThreadPoolExecutor(200) as pool:
+        replies = list(pool.map(predict, range(200)))  # a refused connection raises here
+    assert [status for status, _ in replies] == [200] * 200
+    for i, (_, body) in enumerate(replies):
+        assert [p["label"] for p in body["predictions"]] == [
+            expected[i % 3]["label"], expected[(i + 1) % 3]["label"]]
+
+
+def test_concurrent_requests_share_model_calls(base):
+    sizes = list(range(1, 17))  # 136 texts: the batch is full when all have arrived
+    server, thread = _start(base, batch_size=sum(sizes), batch_wait=1.0)
+    try:
+        expected = load_exported(base).predict(TEXTS)
+        start = threading.Barrier(len(sizes))
+
+        def predict(size):
+            start.wait()
+            texts = [TEXTS[size % 3]] * size
+            return _call(f"{server.url}:predict", {"instances": texts})
+
+        with ThreadPoolExecutor(len(sizes)) as pool:
+            replies = list(pool.map(predict, sizes))
+        assert [status for status, _ in replies] == [200] * len(sizes)
+        for size, (_, body) in zip(sizes, replies):
+            labels = [p["label"] for p in body["predictions"]]
+            assert labels == [expected[size % 3]["label"]] * size
+        assert _metric(server.url, "tl_text_model_calls_total") < len(sizes)
+        assert _metric(server.url, "tl_text_batch_size_count") == _metric(
+            server.url, "tl_text_model_calls_total")
+        assert _metric(server.url, "tl_text_batch_size_sum") == sum(sizes)
+    finally:
+        _stop(server, thread)
+
+
+class FailsOnBoom:
+    """The exported model, made to fail on batches that hold the text "boom"."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict_columns(self, texts):
+        if "boom" in texts:
+            raise ValueError("cannot score 'boom'")
+        return self.model.predict_columns(texts)
+
+
+def test_a_model_error_fails_only_the_requests_that_cause_it(base):
+    from tl_text.export.rest import Batcher, HttpError, Metrics
+
+    model = FailsOnBoom(load_exported(base))
+    batcher = Batcher(max_batch_size=256, max_wait=0.5, metrics=Metrics())
+
+    async def three_requests():
+        async with batcher.running():
+            return await asyncio.gather(
+                batcher.predict(model, TEXTS[:2]), batcher.predict(model, ["boom", "a"]),
+                batcher.predict(model, TEXTS[2:]), return_exceptions=True)
+
+    first, failed, last = asyncio.run(three_requests())
+    expected = model.model.predict_columns(TEXTS)
+    assert first["label"] == expected["label"][:2] and last["label"] == expected["label"][2:]
+    np.testing.assert_allclose(first["probabilities"], expected["probabilities"][:2], atol=1e-6)
+    assert isinstance(failed, HttpError) and failed.status == 500
+    assert "cannot score 'boom'" in failed.message
+    assert batcher.metrics.model_calls == 4 and batcher.metrics.model_errors == 2  # 1 + 3 alone
+
+
+def test_metrics_count_requests_by_route_and_status(server):
+    _assert_serves(server)
+    _call(f"{server.url}/versions/9")
+    host, port = server.server_address
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    for line in ("# TYPE tl_text_requests_total counter",
+                 "# TYPE tl_text_request_duration_seconds histogram",
+                 "# TYPE tl_text_batch_size histogram",
+                 "# TYPE tl_text_model_calls_total counter"):
+        assert line in text
+    counts = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+              for line in text.splitlines() if line.startswith("tl_text_requests_total{")}
+    assert counts['tl_text_requests_total{route="predict",code="200"}'] >= 1
+    assert counts['tl_text_requests_total{route="status",code="404"}'] >= 1
+    assert 'tl_text_request_duration_seconds_bucket{route="predict",le="+Inf"}' in text
+    assert _metric(server.url, "tl_text_model_calls_total") >= 1
+    assert _call(f"http://{host}:{port}/metrics", method="POST", data=b"{}")[0] == 405
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--batch-size", "0", "must be at least 1, got 0"),
+    ("--batch-wait-ms", "5000", "must be at least 0 and at most 1000, got 5000"),
+    ("--idle-timeout", "0", "must be above 0 and at most 86400, got 0"),
+    ("--request-timeout", "nan", "must be above 0 and at most 86400, got nan"),
+    ("--backlog", "70000", "must be at least 1 and at most 65535, got 70000"),
+    ("--max-batch", "many", "must be a number, got 'many'"),
+    ("--graceful-timeout", "-1", "must be above 0 and at most 86400, got -1")])
+def test_server_options_out_of_range_are_option_errors(option, value, message, tmp_path,
+                                                       capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--model-base-path", str(tmp_path), option, value])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and f"argument {option}: {message}" in err
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_after_the_request_in_flight(base, stop):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tl_text.cli", "serve", "--model-base-path", str(base),
+         "--port", "0", "--batch-wait-ms", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r" at (http://\S+)", process.stdout.readline())[1]
+        with ThreadPoolExecutor(1) as pool:
+            reply = pool.submit(_call, f"{url}:predict", {"instances": TEXTS})
+            while _metric(url, "tl_text_batch_queue_texts") < len(TEXTS):
+                time.sleep(0.05)  # until the request waits (1 s) for company
+            process.send_signal(stop)
+            status, body = reply.result()
+        assert status == 200 and len(body["predictions"]) == len(TEXTS)
+        assert process.wait(timeout=60) in (-stop, 130)
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        process.kill()
+        process.wait()

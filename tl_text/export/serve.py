@@ -1,4 +1,4 @@
-"""Serve an exported model over TF Serving's REST API (standard library only).
+"""Serve an exported model over TF Serving's REST API (uvicorn and Starlette).
 
     tl-text serve --model-base-path saved_models/imdb-kim --port 8501
 
@@ -7,43 +7,35 @@
          {"inputs": {"text": [...]}}    -> {"outputs": {"probabilities": [...], ...}}
     GET  /v1/models/NAME[/versions/N]            version status
     GET  /v1/models/NAME[/versions/N]/metadata   the export's metadata.json
+    GET  /metrics                                Prometheus metrics
 
 The highest version under the base path is served; a new version folder is picked up by a
-background poll. Errors are 4xx/5xx responses with {"error": "..."} (a method a route does
-not take: 405 with an Allow header).
+background poll. Concurrent predict requests are merged into one model call (dynamic
+batching, `tl_text.export.rest`). Errors are 4xx/5xx responses with {"error": "..."} (a method
+a route does not take: 405 with an Allow header). Idle connections and requests that do not
+arrive whole in time are dropped; SIGINT or SIGTERM stops the server after the requests in
+flight.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import logging
-import re
+import socket
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Callable
 
 from tl_text.errors import ConfigError, TlTextError
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from tl_text.export.rest import RestApp
     from tl_text.export.savedmodel import ExportedModel
 
 log = logging.getLogger(__name__)
-
-ROUTE = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
-                   r"(?P<action>:predict|/metadata)?")
-
-
-class HttpError(Exception):
-    """A request the server refuses: the status code, the message sent as {"error": ...} and
-    any headers (a 405's Allow)."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class LatestVersion:
@@ -91,185 +83,99 @@ class LatestVersion:
                 log.exception("looking for new versions in %s failed", self.base_path)
 
 
-class ModelServer(ThreadingHTTPServer):
-    """HTTP server for one model; `serve_forever` in any thread, then `shutdown`, `server_close`."""
+class ModelServer:
+    """uvicorn serving one model on a bound socket: `serve_forever` in any thread (in the main
+    thread SIGINT and SIGTERM stop it gracefully), then `shutdown` from another thread and
+    `server_close`."""
 
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], served: LatestVersion, model_name: str,
-                 max_batch: int, max_body_bytes: int):
-        self.served, self.model_name = served, model_name
-        self.max_batch, self.max_body_bytes = max_batch, max_body_bytes
-        super().__init__(address, PredictHandler)
+    def __init__(self, sock: socket.socket, served: LatestVersion, rest: RestApp,
+                 config: uvicorn.Config):
+        self.socket, self.served, self.rest = sock, served, rest
+        import uvicorn
+        self.server_address = sock.getsockname()[:2]
+        self._server = uvicorn.Server(config)
+        self._running, self._stopped = threading.Event(), threading.Event()
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1/models/{self.model_name}"
+        host, port = self.server_address
+        return f"http://{host}:{port}/v1/models/{self.rest.model_name}"
+
+    def serve_forever(self) -> None:
+        """Answer requests until `shutdown` or a signal; in-flight requests are finished."""
+        self._running.set()
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever` (running in another thread) and wait for it to return."""
+        self._server.should_exit = True
+        if self._running.is_set():
+            self._stopped.wait()
 
     def server_close(self) -> None:
-        super().server_close()
+        self.socket.close()
         self.served.stop()
 
 
 def make_server(base_path: str | Path, host: str = "127.0.0.1", port: int = 8501,
                 model_name: str | None = None, max_batch: int = 1024,
-                max_body_bytes: int = 10 * 2**20, poll_seconds: float = 2.0) -> ModelServer:
-    """Load the highest version under `base_path` and bind `host:port` (0: any free port).
+                max_body_bytes: int = 10 * 2**20, poll_seconds: float = 2.0,
+                batch_size: int = 256, batch_wait: float = 0.002, idle_timeout: float = 15.0,
+                request_timeout: float = 30.0, backlog: int = 2048,
+                graceful_timeout: float = 30.0) -> ModelServer:
+    """Load the highest version under `base_path` and listen on `host:port` (0: any free port).
 
-    `model_name` (the NAME in the URLs) defaults to the base path's folder name.
+    `model_name` (the NAME in the URLs) defaults to the base path's folder name. A request
+    holds at most `max_batch` texts and `max_body_bytes`; concurrent requests are merged into
+    model calls of up to `batch_size` texts, waiting at most `batch_wait` seconds for company.
+    A connection is closed after `idle_timeout` seconds without a request; a request must
+    arrive whole within `request_timeout` seconds (else 408). On shutdown, requests in flight
+    get `graceful_timeout` seconds to finish.
     """
-    if max_batch < 1 or max_body_bytes < 1:
-        raise ConfigError(f"max_batch and max_body_bytes must be positive, got {max_batch} "
-                          f"and {max_body_bytes}")
+    for name, value in (("max_batch", max_batch), ("max_body_bytes", max_body_bytes),
+                        ("batch_size", batch_size), ("backlog", backlog)):
+        if value < 1:
+            raise ConfigError(f"{name} must be positive, got {value}")
+    for name, value in (("poll_seconds", poll_seconds), ("idle_timeout", idle_timeout),
+                        ("request_timeout", request_timeout),
+                        ("graceful_timeout", graceful_timeout)):
+        if not value > 0:
+            raise ConfigError(f"{name} must be positive, got {value}")
+    if not 0 <= batch_wait <= 1:
+        raise ConfigError(f"batch_wait must be 0 to 1 second, got {batch_wait}")
+    import uvicorn
+
+    from tl_text.export.rest import Batcher, GuardedHttpProtocol, Metrics, RestApp
+
     served = LatestVersion(base_path, poll_seconds)
+    sock = _listen(host, port, backlog)
+    rest = RestApp(served, model_name or served.base_path.name, max_batch, max_body_bytes,
+                   Batcher(batch_size, batch_wait, Metrics()))
+    config = uvicorn.Config(
+        rest.app, http=functools.partial(GuardedHttpProtocol, request_timeout=request_timeout),
+        ws="none", lifespan="on", timeout_keep_alive=idle_timeout, backlog=backlog,
+        timeout_graceful_shutdown=graceful_timeout, log_config=None, access_log=False)
+    served.start()
+    return ModelServer(sock, served, rest, config)
+
+
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
     try:
-        server = ModelServer((host, port), served, model_name or served.base_path.name,
-                             max_batch, max_body_bytes)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as err:
         raise TlTextError(f"cannot listen on {host}:{port}: {err}") from err
-    served.start()
-    return server
-
-
-def parse_texts(payload: Any) -> tuple[list[str], bool]:
-    """Texts of a predict request and whether it used the row ("instances") format."""
-    if not isinstance(payload, dict) or len({"instances", "inputs"} & payload.keys()) != 1:
-        raise HttpError(400, 'the body must be a JSON object with either "instances" or '
-                             '"inputs"')
-    unknown = payload.keys() - {"instances", "inputs", "signature_name"}
-    if unknown:
-        raise HttpError(400, f"unknown request keys {sorted(unknown)}")
-    if payload.get("signature_name", "serving_default") != "serving_default":
-        raise HttpError(400, f"unknown signature {payload['signature_name']!r}; "
-                             f"only 'serving_default' is served")
-    if "instances" in payload:
-        return _instances(payload["instances"]), True
-    inputs = payload["inputs"]
-    if isinstance(inputs, dict):
-        if inputs.keys() != {"text"}:
-            raise HttpError(400, f'"inputs" must name the one input "text", got {sorted(inputs)}')
-        inputs = inputs["text"]
-    return _strings(inputs, '"inputs"'), False
-
-
-def _instances(instances: Any) -> list[str]:
-    if isinstance(instances, list):
-        instances = [i["text"] if isinstance(i, dict) and i.keys() == {"text"} else i
-                     for i in instances]
-    return _strings(instances, '"instances"')
-
-
-def _strings(values: Any, where: str) -> list[str]:
-    if not isinstance(values, list):
-        raise HttpError(400, f'{where} must be a list of strings')
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            raise HttpError(400, f'{where}[{i}] must be a string (or {{"text": string}}), '
-                                 f'got {json.dumps(value)[:80]}')
-    if not values:
-        raise HttpError(400, f"{where} is empty: nothing to classify")
-    return values
-
-
-class PredictHandler(BaseHTTPRequestHandler):
-    """The REST routes; every response, errors included, is JSON."""
-
-    server: ModelServer
-    protocol_version = "HTTP/1.1"
-    timeout = 60  # seconds a silent client may hold a connection
-
-    def do_GET(self) -> None:
-        self._respond("GET")
-
-    def do_POST(self) -> None:
-        self._respond("POST")
-
-    def do_PUT(self) -> None:
-        self._respond("PUT")
-
-    def do_DELETE(self) -> None:
-        self._respond("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._respond("PATCH")
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
-        """Malformed requests and unsupported methods get JSON too."""
-        self._send(code, {"error": message or HTTPStatus(code).phrase})
-
-    def log_message(self, format: str, *args) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def _respond(self, method: str) -> None:
-        try:
-            self._send(200, self._route(method))
-        except HttpError as err:
-            self._send(err.status, {"error": err.message}, err.headers)
-        except Exception as err:  # noqa: BLE001 -- reported to the client; keep serving
-            log.exception("error while answering %s %s", method, self.path)
-            self._send(500, {"error": f"internal error: {err}"})
-
-    def _route(self, method: str) -> dict:
-        path = urlsplit(self.path).path
-        match = ROUTE.fullmatch(path)
-        if match is None:
-            raise HttpError(404, f"no route {path}; use /v1/models/{self.server.model_name}"
-                                 f"[/versions/N][:predict|/metadata]")
-        if match["name"] != self.server.model_name:
-            raise HttpError(404, f"model {match['name']!r} not found; this server serves "
-                                 f"{self.server.model_name!r}")
-        model = self.server.served.model
-        if match["version"] is not None and int(match["version"]) != model.version:
-            raise HttpError(404, f"version {match['version']} of {match['name']!r} is not "
-                                 f"available; serving version {model.version}")
-        action = match["action"]
-        wanted = "POST" if action == ":predict" else "GET"
-        if method != wanted:
-            raise HttpError(405, f"{path} takes {wanted}, not {method}", {"Allow": wanted})
-        if action == ":predict":
-            return self._predict(model)
-        if action == "/metadata":
-            return model.metadata
-        return {"model_version_status": [{"version": str(model.version), "state": "AVAILABLE",
-                                          "status": {"error_code": "OK", "error_message": ""}}]}
-
-    def _predict(self, model: ExportedModel) -> dict:
-        texts, rows = parse_texts(self._read_json())
-        if len(texts) > self.server.max_batch:
-            raise HttpError(413, f"{len(texts)} texts in one request; the limit is "
-                                 f"{self.server.max_batch} (--max-batch)")
-        if rows:
-            return {"predictions": model.predict(texts)}
-        return {"outputs": model.predict_columns(texts)}
-
-    def _read_json(self) -> Any:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise HttpError(411, "a Content-Length header is required")
-        if not length.isdigit():
-            raise HttpError(400, f"bad Content-Length {length!r}")
-        if int(length) > self.server.max_body_bytes:
-            raise HttpError(413, f"request body of {int(length):,} bytes; the limit is "
-                                 f"{self.server.max_body_bytes:,} (--max-body-bytes)")
-        body = self.rfile.read(int(length))
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as err:
-            raise HttpError(400, f"the body is not valid UTF-8 JSON: {err}") from err
-
-    def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if status >= 400:  # the request body may be unread: never reuse this connection
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as err:
+        sock.close()
+        raise TlTextError(f"cannot listen on {host}:{port}: {err}") from err
+    return sock
 
 
 def port(text: str) -> int:
@@ -280,6 +186,26 @@ def port(text: str) -> int:
     return value
 
 
+def in_range(kind: type, low: float, high: float | None = None,
+             low_open: bool = False) -> Callable[[str], float]:
+    """argparse type: a `kind` (int or float) from `low` (excluded if `low_open`) to `high`."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if value != value or value < low or (low_open and value == low) or \
+                (high is not None and value > high):
+            bounds = f"{'above' if low_open else 'at least'} {low}" + (
+                f" and at most {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    return parse
+
+
+SECONDS = in_range(float, 0, 86400, low_open=True)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-base-path", required=True,
                         help="export base path holding version folders 1/, 2/, ...")
@@ -288,17 +214,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=port, default=8501, help="0 picks a free port")
-    parser.add_argument("--max-batch", type=int, default=1024, help="most texts per request")
-    parser.add_argument("--max-body-bytes", type=int, default=10 * 2**20,
+    parser.add_argument("--max-batch", type=in_range(int, 1), default=1024,
+                        help="most texts per request")
+    parser.add_argument("--max-body-bytes", type=in_range(int, 1), default=10 * 2**20,
                         help="largest request body accepted")
-    parser.add_argument("--poll-seconds", type=float, default=2.0,
+    parser.add_argument("--batch-size", type=in_range(int, 1), default=256,
+                        help="most texts per model call: concurrent requests are merged up "
+                             "to this size")
+    parser.add_argument("--batch-wait-ms", type=in_range(float, 0, 1000), default=2.0,
+                        help="how long a request may wait for others to share its model call")
+    parser.add_argument("--idle-timeout", type=SECONDS, default=15.0,
+                        help="seconds before a connection without requests is closed")
+    parser.add_argument("--request-timeout", type=SECONDS,
+                        default=30.0, help="seconds for a request (headers and body) to "
+                                           "arrive whole, else 408")
+    parser.add_argument("--backlog", type=in_range(int, 1, 65535), default=2048,
+                        help="connections the kernel queues before they are accepted")
+    parser.add_argument("--graceful-timeout", type=SECONDS,
+                        default=30.0, help="seconds requests in flight get to finish on "
+                                           "SIGINT/SIGTERM")
+    parser.add_argument("--poll-seconds", type=SECONDS, default=2.0,
                         help="how often to look for a new version folder")
 
 
 def run_from_args(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = make_server(args.model_base_path, args.host, args.port, args.model_name,
-                         args.max_batch, args.max_body_bytes, args.poll_seconds)
+                         args.max_batch, args.max_body_bytes, args.poll_seconds,
+                         args.batch_size, args.batch_wait_ms / 1000, args.idle_timeout,
+                         args.request_timeout, args.backlog, args.graceful_timeout)
     print(f"serving version {server.served.model.version} at {server.url} (Ctrl-C stops)",
           flush=True)
     try:
