@@ -241,6 +241,8 @@ def test_out_in_a_read_only_folder_is_refused(good_csv, tmp_path, capsys):
      "{csv}, line 2: no column 'body' (columns: text, label)"),
     (["train", "{csv}", "--out", "{tmp}/m", "--model", "nb-lr+gpt"],
      "unknown or repeated arm in 'nb-lr+gpt'; choose from "),
+    (["train", "{csv}", "--out", "{tmp}/m", "--test-split", "1"],
+     "--test-split must be in (0, 1), got 1"),
     (["data", "describe", "nosuchcorpus"],
      "nosuchcorpus: no such file, and not a corpus name (imdb, "),
     (["predict", "--model", "{tmp}/missing", "Great."],
