@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import re
 import shutil
 import tarfile
 
@@ -12,6 +13,7 @@ import pytest
 from tl_text.cli import main
 from tl_text.data import (describe, iter_fasttext, load_amazon, load_blitzer, load_corpus,
                           load_imdb, load_nsmc, load_table)
+from tl_text.data.amazon_more import iter_fdu_mtl, iter_hatn
 from tl_text.data.dataset import TextDataset
 from tl_text.errors import DataError
 
@@ -199,8 +201,30 @@ def test_truncated_archive(tmp_path, data_dir):
     truncated = tmp_path / "aclImdb_v1.tar.gz"
     with open(data_dir / "imdb" / "aclImdb_v1.tar.gz", "rb") as src, open(truncated, "wb") as dst:
         dst.write(src.read(2_000_000))
-    with pytest.raises(DataError, match=r"corrupt or truncated archive after member aclImdb/"):
+    with pytest.raises(DataError, match=r"corrupt or truncated archive at member aclImdb/"):
         load_imdb(["train"], path=truncated)
+
+
+@pytest.mark.parametrize("archive, wanted, read", [
+    ("imdb/aclImdb_v1.tar.gz", r"aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$",
+     lambda path: load_imdb(["train", "test"], path=path)),
+    ("amazon/multi_domain_sentiment_sorted_data_acl.tar.gz", r"/positive\.review$", load_blitzer),
+    ("amazon/more/fdu-mtl-amazon.tar.gz", r"\.task\.train$", lambda path: list(iter_fdu_mtl(path))),
+    ("amazon/more/hatn-raw-data.tar.gz", r"/review_positive$", lambda path: list(iter_hatn(path))),
+])
+def test_archive_truncated_inside_a_member_names_archive_and_member(archive, wanted, read,
+                                                                    tmp_path, data_dir):
+    with tarfile.open(data_dir / archive, "r|*") as real:
+        info = next(m for m in real if m.isfile() and re.search(wanted, m.name))
+        contents = real.extractfile(info).read()
+    copy = tmp_path / "copy.tar"
+    with tarfile.open(copy, "w") as tar:  # uncompressed: one 512-byte header, then the data
+        tar.addfile(info, io.BytesIO(contents))
+    with open(copy, "r+b") as stream:
+        stream.truncate(512 + len(contents) // 2)
+    with pytest.raises(DataError, match=rf"{copy}: corrupt or truncated archive at member "
+                                        rf"{re.escape(info.name)} \(unexpected end of data\)"):
+        read(copy)
 
 
 def test_missing_data_names_the_expected_place(tmp_path, monkeypatch):

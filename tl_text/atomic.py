@@ -1,9 +1,11 @@
-"""Write files so that readers never see half of one: a temp file beside it, then a rename."""
+"""Write files so that readers never see half of one: a temp file beside it, then a rename.
+Temp names carry the writer's process id, so that those of killed writers get cleaned up."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,7 +19,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path next to `path`; on success it replaces `path`, on error it is removed."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_abandoned(path.parent)
+    fd, tmp = tempfile.mkstemp(**_temp_name(path.parent, path.name))
     os.close(fd)
     try:
         yield Path(tmp)
@@ -42,16 +45,68 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
+    with scratch_folder(path.parent, path.name) as staging:
         yield staging
         os.chmod(staging, 0o755)
         try:
             os.rename(staging, path)
         except OSError as err:  # another writer created `path` in the meantime
             raise FileExistsError(f"{path} already exists") from err
+
+
+@contextlib.contextmanager
+def scratch_folder(parent: str | os.PathLike, name: str = "scratch") -> Iterator[Path]:
+    """Yield a new hidden folder in `parent` (never the system temp folder), removed on exit,
+    as are the folders on the way to it that it created and that stayed empty.
+
+    Its name holds this process's id: one left by a killed process is removed by the next
+    `atomic_path`, `atomic_folder` or `scratch_folder` in `parent` (`remove_abandoned`).
+    """
+    parent = Path(parent).expanduser()
+    created = [folder for folder in (parent, *parent.parents) if not folder.exists()]
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(parent)
+    scratch = Path(tempfile.mkdtemp(**_temp_name(parent, name)))
+    try:
+        yield scratch
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+        for folder in created:  # deepest first
+            with contextlib.suppress(OSError):  # not empty: something was written there
+                folder.rmdir()
+
+
+def remove_abandoned(folder: Path) -> None:
+    """Remove the temp files and folders in `folder` whose writing process is gone (killed
+    mid-write). Those of running processes, this one included, are kept."""
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+_TEMP_NAME = re.compile(r"^\..+\.pid(\d+)-[a-z0-9_]+\.tmp$")  # _temp_name's, and mkdtemp's
+
+
+def _temp_name(parent: Path, name: str) -> dict[str, str]:
+    """mkstemp/mkdtemp arguments for a hidden `.NAME.pidPID-RANDOM.tmp` in `parent`."""
+    return {"dir": str(parent), "prefix": f".{name}.pid{os.getpid()}-", "suffix": ".tmp"}
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def check_writable_folder(path: str | os.PathLike, option: str = "--out") -> None:

@@ -9,6 +9,7 @@
     tl-text lr-find imdb --pretrained minilm --fraction 0.05 --out lr_find.png
     tl-text predict --model saved_models/imdb-best "A wonderful film."
     tl-text serve --model-base-path saved_models/imdb-best --port 8501
+    tl-text explain saved_models/imdb-best "A wonderful film." --html why.html
 
 Experiment and train options come from the fields of their config dataclasses.
 """
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tl_text.experiments.nsmc import NsmcConfig
     from tl_text.experiments.train import TrainConfig
     from tl_text.experiments.transfer import TransferConfig
-    from tl_text.export import predict, serve
+    from tl_text.export import explain, predict, serve
 
     parser = argparse.ArgumentParser(prog="tl-text", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(finder)
     finder.set_defaults(run=_lr_find)
 
-    for name, module in (("predict", predict), ("serve", serve)):
+    for name, module in (("predict", predict), ("serve", serve), ("explain", explain)):
         command = commands.add_parser(name, help=module.__doc__.split("\n")[0])
         module.add_arguments(command)
         command.set_defaults(run=module.run_from_args)

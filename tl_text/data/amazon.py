@@ -16,17 +16,16 @@ import csv
 import html
 import io
 import itertools
-import tarfile
-import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from tl_text.data.amazon_more import (iter_earphones, iter_fdu_mtl, iter_hatn, iter_mcauley,
                                       title_body)
 from tl_text.data.amazon_sources import fetch_amazon, iter_polarity_parquet
+from tl_text.data.archives import tar_files
 from tl_text.data.dataset import Example, TextDataset, concat
 from tl_text.data.dedup import deduplicate
-from tl_text.data.lines import read_lines
+from tl_text.data.lines import decode_lines, read_lines
 from tl_text.data.paths import data_root
 from tl_text.errors import DataError
 
@@ -150,26 +149,11 @@ def _review_files(path: Path):
             if file.stem in ("positive", "negative"):
                 yield str(file), file.parent.name, read_lines(file)
         return
-    member = None
-    try:
-        with tarfile.open(path, "r|*") as tar:
-            for info in tar:
-                member = info.name
-                parts = Path(member).parts
-                if info.isfile() and parts[-1] in ("positive.review", "negative.review"):
-                    raw = tar.extractfile(info).read()
-                    yield f"{path}:{member}", parts[-2], _decode_lines(raw, f"{path}:{member}")
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        after = f" after member {member}" if member else ""
-        raise DataError(path, f"corrupt or truncated archive{after} ({err})") from err
-
-
-def _decode_lines(raw: bytes, source: str) -> Iterator[tuple[int, str]]:
-    for lineno, line in enumerate(io.BytesIO(raw), start=1):
-        try:
-            yield lineno, line.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise DataError(source, f"not UTF-8 ({err.reason})", line=lineno) from err
+    review_files = tar_files(path, lambda name: Path(name).name in ("positive.review",
+                                                                   "negative.review"))
+    for member, raw in review_files:
+        where = f"{path}:{member}"
+        yield where, Path(member).parts[-2], decode_lines(io.BytesIO(raw), where)
 
 
 # --- the amazon/ folder ---------------------------------------------------------------------

@@ -17,12 +17,12 @@ for unlabelled reviews.
 from __future__ import annotations
 
 import html
+import io
 import json
-import tarfile
-import zlib
 from pathlib import Path
 from typing import Iterator
 
+from tl_text.data.archives import tar_files
 from tl_text.data.dataset import Example
 from tl_text.data.files import iter_records
 from tl_text.data.lines import decode_lines, read_lines
@@ -124,20 +124,12 @@ def title_body(title: str, body: str) -> str:
 
 def _tar_members(archive: Path, errors: str = "strict"
                  ) -> Iterator[tuple[str, Iterator[tuple[int, str]]]]:
-    """(member name, numbered UTF-8 lines) for each file of a streamed tar archive; `errors`
-    as in `bytes.decode` ("strict": a bad byte is a DataError naming member and line)."""
-    member = None
-    try:
-        with tarfile.open(archive, "r|*") as tar:
-            for info in tar:
-                member = info.name
-                if info.isfile():
-                    stream, where = tar.extractfile(info), f"{archive}:{member}"
-                    yield member, (decode_lines(stream, where) if errors == "strict" else
-                                   _lenient_lines(stream, errors))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        after = f" after member {member}" if member else ""
-        raise DataError(archive, f"corrupt or truncated archive{after} ({err})") from err
+    """(member name, numbered UTF-8 lines) for each file of a tar archive; `errors` as in
+    `bytes.decode` ("strict": a bad byte is a DataError naming member and line)."""
+    for member, raw in tar_files(archive):
+        stream = io.BytesIO(raw)
+        yield member, (decode_lines(stream, f"{archive}:{member}") if errors == "strict" else
+                       _lenient_lines(stream, errors))
 
 
 def _lenient_lines(stream, errors: str) -> Iterator[tuple[int, str]]:

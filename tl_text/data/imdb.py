@@ -7,11 +7,10 @@ Labels: 0 = neg, 1 = pos; the unsup split has label -1. `<br />` markup becomes 
 from __future__ import annotations
 
 import re
-import tarfile
-import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from tl_text.data.archives import tar_files
 from tl_text.data.dataset import Example, TextDataset
 from tl_text.data.paths import data_root, locate
 from tl_text.errors import DataError
@@ -53,25 +52,29 @@ def load_imdb(splits: Iterable[str] = ("train", "test"), data_dir=None,
 def iter_imdb(source: Path, splits: Iterable[str] = SPLITS) -> Iterator[tuple[str, Example]]:
     """Stream (split, Example) from the archive or folder, in storage order."""
     wanted = set(splits)
-    files = _archive_files(source) if source.is_file() else _folder_files(source)
-    for name, read in files:
+
+    def split_of(name: str) -> str | None:
         match = _MEMBER.search(name)
         if not match:
-            continue
-        part, kind, doc_id, rating = match.groups()
+            return None
+        part, kind = match.group(1, 2)
         split = "unsup" if kind == "unsup" else part
-        if split not in wanted:
-            continue
+        return split if split in wanted else None
+
+    files = tar_files(source, split_of) if source.is_file() else _folder_files(source, split_of)
+    for name, raw in files:
+        part, kind, doc_id, rating = _MEMBER.search(name).groups()
         where = f"{source}:{name}" if source.is_file() else name
         try:
-            text = read().decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
             raise DataError(where, f"not UTF-8 ({err.reason} at byte {err.start})") from err
         text = _BREAK.sub(" ", text).strip()
         if not text:
             raise DataError(where, "empty review")
         label = UNLABELLED if kind == "unsup" else LABEL_NAMES.index(kind)
-        yield split, Example(f"{part}/{kind}/{doc_id}", text, label, {"rating": int(rating)})
+        yield split_of(name), Example(f"{part}/{kind}/{doc_id}", text, label,
+                                      {"rating": int(rating)})
 
 
 def _default_source(data_dir) -> Path:
@@ -79,26 +82,15 @@ def _default_source(data_dir) -> Path:
     return folder if folder.is_dir() else locate(ARCHIVE, data_dir, URL, MD5)
 
 
-def _archive_files(archive: Path):
-    """(member name, reader) pairs from a streamed .tar.gz; corrupt data -> DataError."""
-    name = None
-    try:
-        with tarfile.open(archive, "r|*") as tar:
-            for member in tar:
-                name = member.name
-                if member.isfile():
-                    yield name, tar.extractfile(member).read
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        after = f" after member {name}" if name else ""
-        raise DataError(archive, f"corrupt or truncated archive{after} ({err})") from err
-
-
-def _folder_files(folder: Path):
+def _folder_files(folder: Path, wanted) -> Iterator[tuple[str, bytes]]:
+    """(name as in the archive, contents) of the wanted files of an extracted `aclImdb/`."""
     if not folder.is_dir():
         raise DataError(folder, "not found")
     base = folder.parent
     for path in sorted(folder.rglob("*.txt")):
-        yield path.relative_to(base).as_posix(), path.read_bytes
+        name = path.relative_to(base).as_posix()
+        if wanted(name):
+            yield name, path.read_bytes()
 
 
 def _sort_key(example: Example):

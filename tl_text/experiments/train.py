@@ -89,6 +89,8 @@ def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset, list[str]]:
 def run(cfg: TrainConfig) -> dict:
     """Fit `cfg.spec`, evaluate it on the held-out data, export it; the metrics."""
     split_spec(cfg.spec)
+    if not 0 < cfg.test_split < 1:
+        raise ConfigError(f"--test-split must be in (0, 1), got {cfg.test_split:g}")
     check_writable_folder(cfg.out)
     train, test, unlabelled = load_data(cfg)
     _step(f"data: {len(train):,} training documents {train.class_counts()}, "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +29,7 @@ import tensorflow as tf
 import tf_keras
 
 import tl_text
-from tl_text.atomic import atomic_folder
+from tl_text.atomic import atomic_folder, scratch_folder
 from tl_text.errors import ConfigError, TlTextError
 
 if TYPE_CHECKING:  # loading an export must not import the model code
@@ -98,8 +97,8 @@ def export_model(model: "tf_keras.Model | TransformerClassifier", base_path: str
     from tl_text.models.transformer import TransformerClassifier
 
     if isinstance(model, TransformerClassifier):
-        with tempfile.TemporaryDirectory(prefix="tl_text-export-") as scratch:
-            scorer, described = transformer_scorer(model, Path(scratch) / "vocab.txt")
+        with scratch_folder(Path(base_path).expanduser(), "vocabulary") as scratch:
+            scorer, described = transformer_scorer(model, scratch / "vocab.txt")
             return export_scorer(scorer, base_path, label_names or model.label_names,
                                  described, metadata, version, name)
     if label_names is None:
@@ -228,6 +227,9 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except ValueError as err:
         raise TlTextError(f"{metadata_file} is not valid JSON: {err}") from err
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), list):
+        raise TlTextError(f"{metadata_file} has no \"labels\" list: not written by tl_text's "
+                          f"export_model")
     try:
         import tensorflow_text  # noqa: F401  (registers the ops of transformer exports)
     except ImportError as err:
@@ -236,8 +238,10 @@ def load_exported(path: str | os.PathLike) -> ExportedModel:
                               f"tensorflow-text package ({err})") from err
     try:
         loaded = tf.saved_model.load(str(folder))
-    except (OSError, ValueError, tf.errors.OpError) as err:
-        raise TlTextError(f"cannot load the SavedModel in {folder}: {err}") from err
+    except Exception as err:  # TensorFlow's reaction to a damaged file: any type, IndexError too
+        first_line = next(iter(str(err).strip().splitlines()), "")
+        raise TlTextError(f"cannot load the SavedModel in {folder}: a file is missing, "
+                          f"truncated or corrupt ({type(err).__name__}: {first_line})") from err
     signature = loaded.signatures.get(SIGNATURE)
     if signature is None or set(signature.structured_outputs) != set(OUTPUTS):
         raise TlTextError(f"{folder} has no {SIGNATURE!r} signature with outputs {OUTPUTS}")
@@ -303,7 +307,8 @@ def _version_folder(path: Path) -> Path:
     if (path / "saved_model.pb").is_file():
         return path
     if not path.is_dir():
-        raise TlTextError(f"{path} does not exist (expected an export base path or a version "
+        problem = "is a file" if path.exists() else "does not exist"
+        raise TlTextError(f"{path} {problem} (expected an export base path or a version "
                           f"folder holding saved_model.pb)")
     found = versions(path)
     if not found:
