@@ -113,6 +113,42 @@ def accuracy_heatmaps_png(matrices: dict[str, dict]) -> bytes:
     return _png(fig, dpi=120)
 
 
+def pareto_front(points: list[dict]) -> list[dict]:
+    """The points no other point beats on both "accuracy" and "docs_per_second" (at least as
+    good on both, better on one), fastest first."""
+    scores = [(p["accuracy"], p["docs_per_second"]) for p in points]
+
+    def dominated(a: tuple) -> bool:
+        return any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in scores)
+
+    front = [p for p, score in zip(points, scores) if not dominated(score)]
+    return sorted(front, key=lambda p: -p["docs_per_second"])
+
+
+def pareto_png(points: list[dict], title: str = "") -> bytes:
+    """Accuracy (seed mean ± std) against docs/s on a log axis, one labelled point per model,
+    the Pareto front joined and highlighted; `points`: {"label", "accuracy", "std",
+    "docs_per_second"} dicts, accuracies in [0, 1]."""
+    front = pareto_front(points)
+    fig = _figure(8, 5)
+    ax = fig.add_subplot()
+    for p in points:
+        on_front = p in front
+        ax.errorbar(p["docs_per_second"], 100 * p["accuracy"], yerr=100 * p.get("std", 0.0),
+                    marker="o", markersize=8 if on_front else 6, capsize=3,
+                    color="tab:red" if on_front else "tab:gray")
+        ax.annotate(p["label"], (p["docs_per_second"], 100 * p["accuracy"]), fontsize=8,
+                    xytext=(5, 4), textcoords="offset points")
+    ax.step([p["docs_per_second"] for p in front], [100 * p["accuracy"] for p in front],
+            where="post", color="tab:red", alpha=0.6, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set(xlabel="prediction speed (docs/s, log scale)", ylabel="test accuracy (%)",
+           title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower left")
+    return _png(fig, dpi=120)
+
+
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
