@@ -266,20 +266,28 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def goal(rows: list[dict]) -> list[str]:
-    """The issue's goal per fraction: the toolkit's most accurate export beats fastText's
-    accuracy at no less than a third of its speed."""
+    """The issue's goal per fraction: a toolkit export more accurate than fastText at no less
+    than a third of its speed; the most accurate export, and the most accurate that is fast
+    enough."""
     lines = []
     for fraction in sorted({r["fraction"] for r in rows if r["model"] == FASTTEXT}):
         fast = next(r for r in rows if r["model"] == FASTTEXT and r["fraction"] == fraction)
-        ours = max((r for r in rows if r["model"] in TOOLKIT and r["fraction"] == fraction),
-                   key=lambda r: r["accuracy"])
-        ratio = ours["docs_per_second"] / fast["docs_per_second"]
-        met = ours["accuracy"] > fast["accuracy"] and ratio >= 1 / 3
-        lines.append(f"- {fraction:.0%}: {ours['model']} {100 * ours['accuracy']:.2f} % at "
-                     f"{ours['docs_per_second']:,.0f} docs/s vs. fastText "
-                     f"{100 * fast['accuracy']:.2f} % at {fast['docs_per_second']:,.0f} docs/s: "
-                     f"{100 * (ours['accuracy'] - fast['accuracy']):+.2f} points, {ratio:.2f}× "
-                     f"its speed: goal {'met' if met else 'not met'}")
+        ours = sorted((r for r in rows if r["model"] in TOOLKIT and r["fraction"] == fraction),
+                      key=lambda r: -r["accuracy"])
+        quick = [r for r in ours if r["docs_per_second"] >= fast["docs_per_second"] / 3]
+        for title, row in (("most accurate", ours[0]),
+                           ("most accurate at ≥ ⅓ of its speed", quick[0] if quick else None)):
+            if row is None:
+                lines.append(f"- {fraction:.0%}, {title}: none")
+                continue
+            ratio = row["docs_per_second"] / fast["docs_per_second"]
+            met = row["accuracy"] > fast["accuracy"] and ratio >= 1 / 3
+            lines.append(f"- {fraction:.0%}, {title}: {row['model']} "
+                         f"{100 * row['accuracy']:.2f} % at {row['docs_per_second']:,.0f} docs/s "
+                         f"vs. fastText {100 * fast['accuracy']:.2f} % at "
+                         f"{fast['docs_per_second']:,.0f} docs/s: "
+                         f"{100 * (row['accuracy'] - fast['accuracy']):+.2f} points, "
+                         f"{ratio:.2f}× its speed: goal {'met' if met else 'not met'}")
     return lines
 
 
@@ -313,6 +321,8 @@ def main() -> None:
     if bad:
         parser.error(f"--models takes LABEL=PATH, got {bad}")
     out = Path(args.out)
+    if args.append and not (out / "peers.json").is_file():
+        parser.error(f"--append: {out / 'peers.json'} does not exist")
 
     import tensorflow as tf
 
@@ -331,18 +341,22 @@ def main() -> None:
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - clock:7.1f} s] {message}", flush=True)
 
-    imdb = load_imdb(data_dir=args.data_dir)
-    words = {"train": [" ".join(cnn_words(t)) for t in imdb["train"].texts]}
-    words["test"], seconds = timed(lambda: [" ".join(cnn_words(t)) for t in imdb["test"].texts])
-    log(f"data: {len(imdb['train']):,} train, {len(imdb['test']):,} test reviews; fastText "
-        f"preprocessing {len(words['test']) / seconds:,.0f} docs/s")
-
-    rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for fraction in args.fractions:
-            rows += run_fraction(imdb, words, len(words["test"]) / seconds, fraction, args,
-                                 folder, log)
-    rows = [summarise(r) for r in rows + run_exports(imdb, models, args, log)]
+    rows = []  # none with --fractions '' and no --models: the report is only rewritten
+    if args.fractions or models:
+        imdb = load_imdb(data_dir=args.data_dir)
+    if args.fractions:
+        words = {"train": [" ".join(cnn_words(t)) for t in imdb["train"].texts]}
+        words["test"], seconds = timed(lambda: [" ".join(cnn_words(t))
+                                                for t in imdb["test"].texts])
+        log(f"data: {len(imdb['train']):,} train, {len(imdb['test']):,} test reviews; "
+            f"fastText preprocessing {len(words['test']) / seconds:,.0f} docs/s")
+        with tempfile.TemporaryDirectory() as folder:
+            for fraction in args.fractions:
+                rows += run_fraction(imdb, words, len(words["test"]) / seconds, fraction,
+                                     args, folder, log)
+    if models:
+        rows += run_exports(imdb, models, args, log)
+    rows = [summarise(r) for r in rows]
     run.update(finished=f"{datetime.now(timezone.utc):%H:%M}", load_at_end=uptime(),
                cpus=os.cpu_count(), platform=platform.platform(), tensorflow=tf.__version__,
                batch_size=args.batch_size, repeats=args.repeats)
@@ -350,18 +364,22 @@ def main() -> None:
         "runs": [], "rows": []}  # read now: another run may have written it meanwhile
     measured = {(r["model"], r["fraction"]) for r in rows}
     rows = [r for r in earlier["rows"] if (r["model"], r["fraction"]) not in measured] + rows
-    runs = [*earlier["runs"], run]
+    runs = [*earlier["runs"], *([run] if rows else [])]
 
     atomic_write(out / "peers.json", json.dumps({"runs": runs, "rows": rows},
                                                 indent=2).encode())
-    points = [{**r, "label": label(r)} for r in rows]
+    points = [{**r, "label": label(r), "group": "other" if r["fraction"] is None else
+               f"{r['fraction']:.0%}"} for r in rows]
+    groups = dict.fromkeys(p["group"] for p in points)
+    fronts = [f"{g}: " + ", ".join(p["label"] for p in pareto_front(
+        [p for p in points if p["group"] == g])) for g in groups]
     lines = [*(f"- `{r['command']}`: {r['started']} – {r['finished']} UTC, {r['cpus']} CPUs "
                f"({r['platform']}), TensorFlow {r['tensorflow']}; load at start "
                f"`{r['load_at_start']}`, at end `{r['load_at_end']}`" for r in runs), "",
              *table(rows), "",
              "Accuracy on the 25,000 IMDB test reviews (mean ± std over seeds "
              f"{', '.join(map(str, args.seeds))}; one fit where deterministic).",
-             "Pareto front: " + ", ".join(p["label"] for p in pareto_front(points)) + ".", "",
+             "Pareto front per training-set size: " + "; ".join(fronts) + ".", "",
              "Goal (#17): higher accuracy than fastText at no less than a third of its speed.",
              *goal(rows)]
     atomic_write(out / "peers.md", ("\n".join(lines) + "\n").encode())

@@ -25,3 +25,8 @@ def test_pareto_front_keeps_exact_ties():
 def test_pareto_png():
     png = pareto_png(POINTS, "IMDB at 5 %")
     assert png.startswith(PNG_MAGIC) and len(png) > 10_000
+
+
+def test_pareto_png_with_a_front_per_group():
+    grouped = [{**p, "group": "5 %" if i % 2 else "100 %"} for i, p in enumerate(POINTS)]
+    assert pareto_png(grouped).startswith(PNG_MAGIC)
