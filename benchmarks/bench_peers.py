@@ -364,7 +364,7 @@ def main() -> None:
         "runs": [], "rows": []}  # read now: another run may have written it meanwhile
     measured = {(r["model"], r["fraction"]) for r in rows}
     rows = [r for r in earlier["rows"] if (r["model"], r["fraction"]) not in measured] + rows
-    runs = [*earlier["runs"], *([run] if rows else [])]
+    runs = [*earlier["runs"], *([run] if measured else [])]
 
     atomic_write(out / "peers.json", json.dumps({"runs": runs, "rows": rows},
                                                 indent=2).encode())
