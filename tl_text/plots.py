@@ -6,6 +6,7 @@ matplotlib is imported inside the functions, so importing tl_text stays light.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,6 +111,48 @@ def accuracy_heatmaps_png(matrices: dict[str, dict]) -> bytes:
         ax.set_ylabel("train domain")
         ax.set_title(f"{model}: accuracy (%)")
         fig.colorbar(image, ax=ax, fraction=0.046)
+    return _png(fig, dpi=120)
+
+
+def pareto_front(points: list[dict]) -> list[dict]:
+    """The points no other point beats on both "accuracy" and "docs_per_second" (at least as
+    good on both, better on one), fastest first."""
+    scores = [(p["accuracy"], p["docs_per_second"]) for p in points]
+
+    def dominated(a: tuple) -> bool:
+        return any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in scores)
+
+    front = [p for p, score in zip(points, scores) if not dominated(score)]
+    return sorted(front, key=lambda p: -p["docs_per_second"])
+
+
+def pareto_png(points: list[dict], title: str = "") -> bytes:
+    """Accuracy (seed mean ± std) against docs/s on a log axis, one labelled point per model,
+    each group's Pareto front joined and highlighted; `points`: {"label", "accuracy", "std",
+    "docs_per_second"} dicts, accuracies in [0, 1], with an optional "group" (e.g. the
+    training-set size) that gets a front and a colour of its own."""
+    fig = _figure(8, 5)
+    ax = fig.add_subplot()
+    groups = list(dict.fromkeys(p.get("group", "") for p in points))
+    for colour, group in zip(itertools.cycle(("tab:red", "tab:blue", "tab:green",
+                                              "tab:purple")), groups):
+        members = [p for p in points if p.get("group", "") == group]
+        front = pareto_front(members)
+        for p in members:
+            on_front = p in front
+            ax.errorbar(p["docs_per_second"], 100 * p["accuracy"], yerr=100 * p.get("std", 0),
+                        marker="o", markersize=8 if on_front else 5, capsize=3,
+                        color=colour, alpha=1.0 if on_front else 0.45)
+            ax.annotate(p["label"], (p["docs_per_second"], 100 * p["accuracy"]), fontsize=8,
+                        xytext=(5, 4), textcoords="offset points")
+        ax.step([p["docs_per_second"] for p in front], [100 * p["accuracy"] for p in front],
+                where="post", color=colour, alpha=0.6,
+                label=f"Pareto front{f' ({group})' if group else ''}")
+    ax.set_xscale("log")
+    ax.set(xlabel="prediction speed (docs/s, log scale)", ylabel="test accuracy (%)",
+           title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower left")
     return _png(fig, dpi=120)
 
 
