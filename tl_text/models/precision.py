@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-import tf_keras
-
 from tl_text.errors import ConfigError
 
 PRECISIONS = ("float32", "bfloat16")
@@ -30,6 +28,8 @@ def check_precision(precision: str) -> str:
 @contextlib.contextmanager
 def policy(precision: str) -> Iterator[None]:
     """Build layers with the Keras dtype policy of `precision`; the previous one is restored."""
+    import tf_keras  # importing PRECISIONS alone (command-line choices) needs no TensorFlow
+
     previous = tf_keras.mixed_precision.global_policy()
     tf_keras.mixed_precision.set_global_policy(_POLICIES[check_precision(precision)])
     try:
