@@ -166,6 +166,20 @@ class CNNClassifier(TextClassifier):
         self._check_fitted()
         return inference_model(self.model_)
 
+    def with_precision(self, precision: str) -> "CNNClassifier":
+        """A fitted copy computing in `precision`, with the same weights (e.g. a float32-trained
+        CNN exported in bfloat16)."""
+        self._check_fitted()
+        copy = type(self)(**{**self.get_config(), "init_from": self.init_from,
+                             "precision": precision, "verbose": self.verbose})
+        copy.vocabulary_, copy.label_names_ = self.vocabulary_, self.label_names_
+        copy.fit_info_ = dict(getattr(self, "fit_info_", {}))
+        matrix = np.zeros(self.model_.get_layer("embedding").get_weights()[0].shape, np.float32)
+        copy.model_ = copy._network(copy._vocabulary_vectorizer(), matrix,
+                                    len(self.label_names_))
+        copy.model_.set_weights(self.model_.get_weights())
+        return copy
+
     def word_vectors(self):
         """The tuned embedding rows as `WordVectors` (no padding or "[UNK]")."""
         from tl_text.embeddings import vectors_from_matrix
@@ -181,22 +195,25 @@ class CNNClassifier(TextClassifier):
     @classmethod
     def _from_state(cls, folder: Path, metadata: dict[str, Any]) -> "CNNClassifier":
         from tl_text.export.savedmodel import restore_variables
-        from tl_text.models import vectorizer_from_vocabulary
-        from tl_text.models.subword import PieceVectorizer
 
         config = dict(metadata["classifier"]["config"])
         state = json.loads((folder / STATE).read_text(encoding="utf-8"))
         classifier = cls(**config)
         classifier.vocabulary_ = state["vocabulary"]
-        if classifier.tokens == "words":
-            vectorizer = vectorizer_from_vocabulary(state["vocabulary"], config["sequence_length"])
-        else:
-            vectorizer = PieceVectorizer(state["vocabulary"], classifier.tokens,
-                                         config["sequence_length"])
         matrix = np.zeros((len(state["vocabulary"]), state["embedding_dim"]), np.float32)
-        classifier.model_ = classifier._network(vectorizer, matrix, state["classes"])
+        classifier.model_ = classifier._network(classifier._vocabulary_vectorizer(), matrix,
+                                                state["classes"])
         restore_variables(folder, classifier.model_)
         return classifier
+
+    def _vocabulary_vectorizer(self):
+        """The vectoriser of the learned `vocabulary_`."""
+        from tl_text.models import vectorizer_from_vocabulary
+        from tl_text.models.subword import PieceVectorizer
+
+        if self.tokens == "words":
+            return vectorizer_from_vocabulary(self.vocabulary_, self.sequence_length)
+        return PieceVectorizer(self.vocabulary_, self.tokens, self.sequence_length)
 
 
 @functools.lru_cache(maxsize=2)
