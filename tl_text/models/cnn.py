@@ -75,6 +75,22 @@ class PackRows(layers.Layer):
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
+class Conv1DAsConv2D(layers.Conv1D):
+    """`Conv1D` (same weights, same config) computed as a conv2d over an expanded axis, with the
+    bias and activation applied before the squeeze, so that grappler fuses conv + bias + ReLU
+    into one oneDNN primitive (Conv1D's squeeze between them prevents it)."""
+
+    def call(self, inputs):
+        outputs = tf.nn.conv2d(inputs[:, tf.newaxis], self.kernel[tf.newaxis], strides=1,
+                               padding=self.padding.upper())
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs[:, 0]
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
 class ZeroPadVectors(layers.Layer):
     """[vectors [..., dim], ids [...]] -> the vectors with those of id 0 (padding) zeroed."""
 
@@ -241,7 +257,7 @@ def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     embedding = _embedding(embedding_matrix, vectorizer.vocabulary_size(), trainable_embeddings)
     x = ZeroPadVectors()([embedding(packed), packed])
     pooled = [PackedKMaxPooling(1, width, gap, min_length=1, padding="valid")(
-        [layers.Conv1D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
+        [Conv1DAsConv2D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities",
@@ -274,10 +290,10 @@ def denil_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     gap = sentence_width // 2
     packed = PackRows(gap)(ids)  # the sentences back to back
     x = ZeroPadVectors()([embedding(packed), packed])
-    x = layers.Conv1D(sentence_filters, sentence_width, activation=conv_activation)(x)
+    x = Conv1DAsConv2D(sentence_filters, sentence_width, activation=conv_activation)(x)
     x = PackedKMaxPooling(k_sentence, sentence_width, gap)([x, ids])  # [batch, S, k * filters]
     x = layers.Activation(activation, name="sentence_vectors")(x)
-    x = layers.Conv1D(document_filters, document_width, padding="same",
+    x = Conv1DAsConv2D(document_filters, document_width, padding="same",
                       activation=conv_activation)(x)
     x = KMaxPooling(k_document)([x, ids])
     x = layers.Activation(activation)(layers.Flatten()(x))
