@@ -1,5 +1,6 @@
 """The classifier protocol on small synthetic data (no data root): fit, predict_proba,
-save → load_classifier, export → load_exported, transfer from a source, ensembles."""
+save → load_classifier, export → load_exported, transfer from a source, ensembles; and a
+bfloat16 CNN on a small real IMDB slice."""
 
 import json
 
@@ -123,6 +124,8 @@ def test_protocol_errors():
         NBLogisticRegression().fit(synthetic(10).subset([0, 2, 4]))
     with pytest.raises(ConfigError, match="architecture must be one of"):
         CNNClassifier("lstm")
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        CNNClassifier(precision="float16")
 
 
 def test_every_arm_and_ensembles_build_an_unfitted_classifier(tmp_path):
@@ -132,9 +135,42 @@ def test_every_arm_and_ensembles_build_an_unfitted_classifier(tmp_path):
         if arm in ("amazon-emb", "gensim-emb", "finetune", "bert-transfer"):
             continue  # these learn from the source first (tests/test_train.py runs them)
         assert not hasattr(build(arm, options, 0, sources), "label_names_")
+    bf16 = build("kim", ArmOptions(models_dir=str(tmp_path), precision="bfloat16"), 0, sources)
+    assert bf16.precision == "bfloat16"
     ensemble = build("kim+nb-lr", options, 1, sources)
     assert isinstance(ensemble, Ensemble) and ensemble.members[0].seed == 1
     with pytest.raises(ConfigError, match="unknown or repeated arm"):
         split_spec("nb-lr+gpt")
     with pytest.raises(ConfigError, match="unknown or repeated arm"):
         split_spec("nb-lr+nb-lr")
+
+
+@pytest.mark.parametrize("architecture", ["kim", "denil"])
+def test_bfloat16_cnn_trains_saves_and_exports_float32_probabilities(architecture, imdb_small,
+                                                                     tmp_path):
+    import tensorflow as tf
+    import tf_keras
+
+    texts = imdb_small["test"].texts[:100]
+    clf = small_cnn(architecture=architecture, precision="bfloat16", sequence_length=400,
+                    epochs=1, min_epochs=1).fit(imdb_small["train"])
+    assert tf_keras.mixed_precision.global_policy().name == "float32"  # nothing left behind
+    convolutions = [layer for layer in clf.model_.layers if "conv" in layer.name]
+    assert convolutions and all(layer.compute_dtype == "bfloat16" for layer in convolutions)
+    expected = clf.predict_proba(texts)
+    assert expected.dtype == np.float32
+    assert np.allclose(expected.sum(axis=1), 1, atol=1e-5)
+    folder = clf.save(tmp_path / "bf16")
+    loaded = load_classifier(tmp_path / "bf16")
+    assert loaded.precision == "bfloat16"
+    np.testing.assert_allclose(loaded.predict_proba(texts), expected, atol=1e-6)
+    exported = load_exported(folder)
+    assert exported.signature.structured_outputs["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(exported.predict_columns(texts)["probabilities"], expected,
+                               atol=1e-3)
+    as_float32 = clf.with_precision("float32")  # the same weights
+    assert all(layer.compute_dtype == "float32" for layer in as_float32.model_.layers
+               if "conv" in layer.name)
+    np.testing.assert_allclose(as_float32.predict_proba(texts), expected, atol=0.05)
+    np.testing.assert_allclose(as_float32.with_precision("bfloat16").predict_proba(texts),
+                               expected, atol=1e-6)

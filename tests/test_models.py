@@ -10,7 +10,7 @@ import tensorflow as tf
 import tf_keras
 from sklearn.metrics import roc_auc_score
 
-from tl_text.models.cnn import segment_kmax
+from tl_text.models.cnn import Conv1DAsConv2D, segment_kmax
 from tl_text.models import (KMaxPooling, SentenceVectorizer, denil_cnn, embedding_weights,
                             kim_cnn, make_vectorizer, split_sentences, standardize,
                             vectorizer_from_vocabulary, vocabulary)
@@ -356,3 +356,14 @@ def test_early_stopping_waits_for_min_epochs_but_keeps_the_best_epoch():
         stopper.on_epoch_end(epoch, {"val_loss": loss})
         stopped.append(model.stop_training)
     assert stopped == [False, False, True, True] and stopper.best_epoch == 0
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv1d_as_conv2d_matches_conv1d_on_real_text(padding, vectorizer, matrix, imdb_small):
+    vectors = tf.gather(matrix, vectorizer(tf.constant(imdb_small["test"].texts[:64])))
+    conv1d = tf_keras.layers.Conv1D(100, 5, padding=padding, activation="relu")
+    expected = conv1d(vectors)
+    conv2d = Conv1DAsConv2D.from_config(conv1d.get_config())
+    conv2d.build(vectors.shape)
+    conv2d.set_weights(conv1d.get_weights())  # a Conv1D kernel [w, d, f] as it is
+    np.testing.assert_allclose(conv2d(vectors).numpy(), expected.numpy(), atol=1e-5)

@@ -39,6 +39,7 @@ from tl_text.data.dataset import TextDataset
 from tl_text.data.dedup import deduplicate
 from tl_text.errors import ConfigError
 from tl_text.export.savedmodel import versions
+from tl_text.models.precision import PRECISIONS
 from tl_text.training import accuracy
 
 CNN_ARMS = ("glove", "amazon-emb", "gensim-emb", "finetune", "denil", "kim")
@@ -76,6 +77,8 @@ class ArmOptions:
                                            "adapted (GloVe adapted with word2vec, as gensim-emb)")
     schedule: str = _option("constant", "CNN learning rate: constant, or one-cycle peaking "
                                         "at it", ("constant", "onecycle"))
+    precision: str = _option("float32", "CNN compute precision (source CNN too): bfloat16 "
+                                        "runs on the CPU's bf16 units", PRECISIONS)
     source: str = _option("amazon", "source corpus of the transfer arms (a corpus name or file)")
     source_epochs: int = _option(8)
     source_fraction: float = _option(1.0, "stratified share of the source corpus for the "
@@ -167,8 +170,8 @@ def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNCla
         trainable_embeddings=options.target_embeddings == "trainable", epochs=options.epochs,
         patience=options.patience, min_epochs=options.min_epochs,
         batch_size=options.batch_size, learning_rate=options.learning_rate,
-        schedule=options.schedule, validation=options.validation, seed=seed,
-        verbose=options.verbose)
+        schedule=options.schedule, validation=options.validation,
+        precision=options.precision, seed=seed, verbose=options.verbose)
 
 
 class Sources:
@@ -197,7 +200,7 @@ class Sources:
                 o.model, self.vectors(), max_tokens=o.max_tokens, sequence_length=o.sequence_length,
                 epochs=o.source_epochs, patience=o.patience, min_epochs=0,
                 batch_size=o.batch_size, learning_rate=o.learning_rate,
-                validation=o.validation, seed=0, verbose=o.verbose)
+                validation=o.validation, precision=o.precision, seed=0, verbose=o.verbose)
             self._cnn = self._cached(classifier, data, o.model, "source", f"a {o.model} CNN")
             vectors = Path(self.vectors()).name.split(".")[0]
             tuned = (Path(o.embeddings_dir) /
@@ -334,4 +337,6 @@ def _key(classifier: TextClassifier, data: TextDataset) -> str:
     from tl_text.models.cnn import VERSION
 
     settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
+    if settings.get("precision") == "float32":  # the cache keys from before the option
+        del settings["precision"]
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

@@ -10,7 +10,9 @@ learns a vocabulary on the training texts ("words": GloVe-style words; "wordpiec
 random with `embedding_dim` when `vectors` is None) and trains the network. With `init_from`
 (a fitted CNNClassifier or the path of a saved one), the source's tuned word vectors replace
 the pretrained ones ("embeddings"), and with `transfer="network"` every other weight is
-copied from the source too (same architecture, any vocabulary).
+copied from the source too (same architecture, any vocabulary). `precision="bfloat16"`
+trains and runs the network with bfloat16 compute (`tl_text.models.precision`); its
+variables and probabilities stay float32.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ class CNNClassifier(TextClassifier):
                  sequence_length: int = 400, embedding_dim: int = 128,
                  trainable_embeddings: bool = True, epochs: int = 20, patience: int = 2,
                  min_epochs: int = 4, batch_size: int = 32, learning_rate: float = 1e-3,
-                 schedule: str = "constant", validation: float = 0.1, seed: int = 0,
-                 verbose: int = 0):
+                 schedule: str = "constant", validation: float = 0.1,
+                 precision: str = "float32", seed: int = 0, verbose: int = 0):
+        from tl_text.models.precision import check_precision
+
         for name, value, allowed in (("architecture", architecture, ARCHITECTURES),
                                      ("tokens", tokens, TOKENS),
                                      ("transfer", transfer, TRANSFERS)):
@@ -53,13 +57,14 @@ class CNNClassifier(TextClassifier):
                 raise ConfigError(f"{name} must be one of {allowed}, not {value!r}")
         if architecture == "denil" and tokens != "words":
             raise ConfigError("the Denil CNN splits sentences into words: use tokens='words'")
+        check_precision(precision)
         self.architecture, self.vectors, self.init_from = architecture, vectors, init_from
         self.transfer, self.tokens, self.max_tokens = transfer, tokens, max_tokens
         self.sequence_length, self.embedding_dim = sequence_length, embedding_dim
         self.trainable_embeddings = trainable_embeddings
         self.epochs, self.patience, self.min_epochs = epochs, patience, min_epochs
         self.batch_size, self.learning_rate = batch_size, learning_rate
-        self.schedule, self.validation = schedule, validation
+        self.schedule, self.validation, self.precision = schedule, validation, precision
         self.seed, self.verbose = seed, verbose
 
     def get_config(self) -> dict[str, Any]:
@@ -73,7 +78,8 @@ class CNNClassifier(TextClassifier):
                 "trainable_embeddings": self.trainable_embeddings, "epochs": self.epochs,
                 "patience": self.patience, "min_epochs": self.min_epochs,
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                "schedule": self.schedule, "validation": self.validation, "seed": self.seed}
+                "schedule": self.schedule, "validation": self.validation,
+                "precision": self.precision, "seed": self.seed}
 
     # --- fitting --------------------------------------------------------------------------
 
@@ -145,10 +151,12 @@ class CNNClassifier(TextClassifier):
 
     def _network(self, vectorizer, matrix: np.ndarray, classes: int):
         from tl_text.models import denil_cnn, kim_cnn
+        from tl_text.models.precision import policy
 
         build = kim_cnn if self.architecture == "kim" else denil_cnn
-        return build(vectorizer, matrix, num_classes=classes,
-                     trainable_embeddings=self.trainable_embeddings)
+        with policy(self.precision):
+            return build(vectorizer, matrix, num_classes=classes,
+                         trainable_embeddings=self.trainable_embeddings)
 
     # --- using and saving -----------------------------------------------------------------
 
@@ -157,6 +165,20 @@ class CNNClassifier(TextClassifier):
 
         self._check_fitted()
         return inference_model(self.model_)
+
+    def with_precision(self, precision: str) -> "CNNClassifier":
+        """A fitted copy computing in `precision`, with the same weights (e.g. a float32-trained
+        CNN exported in bfloat16)."""
+        self._check_fitted()
+        copy = type(self)(**{**self.get_config(), "init_from": self.init_from,
+                             "precision": precision, "verbose": self.verbose})
+        copy.vocabulary_, copy.label_names_ = self.vocabulary_, self.label_names_
+        copy.fit_info_ = dict(getattr(self, "fit_info_", {}))
+        matrix = np.zeros(self.model_.get_layer("embedding").get_weights()[0].shape, np.float32)
+        copy.model_ = copy._network(copy._vocabulary_vectorizer(), matrix,
+                                    len(self.label_names_))
+        copy.model_.set_weights(self.model_.get_weights())
+        return copy
 
     def word_vectors(self):
         """The tuned embedding rows as `WordVectors` (no padding or "[UNK]")."""
@@ -173,22 +195,25 @@ class CNNClassifier(TextClassifier):
     @classmethod
     def _from_state(cls, folder: Path, metadata: dict[str, Any]) -> "CNNClassifier":
         from tl_text.export.savedmodel import restore_variables
-        from tl_text.models import vectorizer_from_vocabulary
-        from tl_text.models.subword import PieceVectorizer
 
         config = dict(metadata["classifier"]["config"])
         state = json.loads((folder / STATE).read_text(encoding="utf-8"))
         classifier = cls(**config)
         classifier.vocabulary_ = state["vocabulary"]
-        if classifier.tokens == "words":
-            vectorizer = vectorizer_from_vocabulary(state["vocabulary"], config["sequence_length"])
-        else:
-            vectorizer = PieceVectorizer(state["vocabulary"], classifier.tokens,
-                                         config["sequence_length"])
         matrix = np.zeros((len(state["vocabulary"]), state["embedding_dim"]), np.float32)
-        classifier.model_ = classifier._network(vectorizer, matrix, state["classes"])
+        classifier.model_ = classifier._network(classifier._vocabulary_vectorizer(), matrix,
+                                                state["classes"])
         restore_variables(folder, classifier.model_)
         return classifier
+
+    def _vocabulary_vectorizer(self):
+        """The vectoriser of the learned `vocabulary_`."""
+        from tl_text.models import vectorizer_from_vocabulary
+        from tl_text.models.subword import PieceVectorizer
+
+        if self.tokens == "words":
+            return vectorizer_from_vocabulary(self.vocabulary_, self.sequence_length)
+        return PieceVectorizer(self.vocabulary_, self.tokens, self.sequence_length)
 
 
 @functools.lru_cache(maxsize=2)

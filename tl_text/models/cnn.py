@@ -75,6 +75,22 @@ class PackRows(layers.Layer):
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
+class Conv1DAsConv2D(layers.Conv1D):
+    """`Conv1D` (same weights, same config) computed as a conv2d over an expanded axis, with the
+    bias and activation applied before the squeeze, so that grappler fuses conv + bias + ReLU
+    into one oneDNN primitive (Conv1D's squeeze between them prevents it)."""
+
+    def call(self, inputs):
+        outputs = tf.nn.conv2d(inputs[:, tf.newaxis], self.kernel[tf.newaxis], strides=1,
+                               padding=self.padding.upper())
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs[:, 0]
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
 class ZeroPadVectors(layers.Layer):
     """[vectors [..., dim], ids [...]] -> the vectors with those of id 0 (padding) zeroed."""
 
@@ -93,6 +109,7 @@ def segment_kmax(values: tf.Tensor, segments: tf.Tensor, k: int) -> tf.Tensor:
     (segments with fewer than k values, or none) are 0.
     """
     position = tf.range(tf.shape(values)[0])[:, tf.newaxis]
+    lowest = tf.constant(-np.inf, values.dtype)
     picked, picked_at = [], []
     for step in range(k):
         best = tf.math.segment_max(values, segments)
@@ -103,9 +120,9 @@ def segment_kmax(values: tf.Tensor, segments: tf.Tensor, k: int) -> tf.Tensor:
         at = tf.math.segment_min(tf.where(is_best, position, tf.int32.max), segments)
         picked_at.append(at)
         if step < k - 1:
-            values = tf.where(position == tf.gather(at, segments), -np.inf, values)
+            values = tf.where(position == tf.gather(at, segments), lowest, values)
     picked = tf.stack(picked, axis=1)  # [segments, k, features]
-    picked = tf.where(picked > -np.inf, picked, 0.0)
+    picked = tf.where(picked > lowest, picked, tf.zeros_like(picked))
     if k == 1:
         return picked
     order = tf.argsort(tf.stack(picked_at, axis=-1), axis=-1, stable=True)  # [seg, feat, k]
@@ -175,11 +192,12 @@ class KMaxPooling(layers.Layer):
     def call(self, inputs):
         values, ids = inputs if isinstance(inputs, (list, tuple)) else (inputs, None)
         if ids is not None:
-            values = tf.where(tf.reduce_any(ids != 0, axis=-1)[..., tf.newaxis], values, -np.inf)
+            values = tf.where(tf.reduce_any(ids != 0, axis=-1)[..., tf.newaxis], values,
+                              tf.constant(-np.inf, values.dtype))
         maps = tf.linalg.matrix_transpose(values)  # [..., features, steps]
         top = tf.math.top_k(maps, k=self.k, sorted=False).indices
         kept = tf.linalg.matrix_transpose(tf.gather(maps, tf.sort(top), batch_dims=-1))
-        return kept if ids is None else tf.where(kept > -np.inf, kept, 0.0)
+        return kept if ids is None else tf.where(kept > -np.inf, kept, tf.zeros_like(kept))
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[0] if isinstance(input_shape, (list, tuple)) else input_shape
@@ -239,10 +257,11 @@ def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     embedding = _embedding(embedding_matrix, vectorizer.vocabulary_size(), trainable_embeddings)
     x = ZeroPadVectors()([embedding(packed), packed])
     pooled = [PackedKMaxPooling(1, width, gap, min_length=1, padding="valid")(
-        [layers.Conv1D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
+        [Conv1DAsConv2D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities",
+                           dtype="float32")(x)
     return tf_keras.Model(texts, outputs, name=name)
 
 
@@ -271,15 +290,16 @@ def denil_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     gap = sentence_width // 2
     packed = PackRows(gap)(ids)  # the sentences back to back
     x = ZeroPadVectors()([embedding(packed), packed])
-    x = layers.Conv1D(sentence_filters, sentence_width, activation=conv_activation)(x)
+    x = Conv1DAsConv2D(sentence_filters, sentence_width, activation=conv_activation)(x)
     x = PackedKMaxPooling(k_sentence, sentence_width, gap)([x, ids])  # [batch, S, k * filters]
     x = layers.Activation(activation, name="sentence_vectors")(x)
-    x = layers.Conv1D(document_filters, document_width, padding="same",
+    x = Conv1DAsConv2D(document_filters, document_width, padding="same",
                       activation=conv_activation)(x)
     x = KMaxPooling(k_document)([x, ids])
     x = layers.Activation(activation)(layers.Flatten()(x))
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities",
+                           dtype="float32")(x)
     return tf_keras.Model(texts, outputs, name=name)
 
 

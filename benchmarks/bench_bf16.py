@@ -1,0 +1,147 @@
+"""bfloat16 against float32 serving of an exported CNN on the 25,000 IMDB test reviews (#17).
+
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py                  # Kim, 20 % slice
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py --classifier saved_models/x/1
+
+A trained CNN classifier (`--classifier`: a saved one; by default a float32 Kim CNN trained
+here on a stratified `--train-fraction` of the IMDB train reviews, GloVe 6B-50d) is exported
+twice with the same weights, in float32 and in bfloat16 (`CNNClassifier.with_precision`).
+In one process it reports:
+
+1. docs/s of each export's serving signature over the test reviews, batches of
+   `--batch-size`, median of `--repeats` passes, the two precisions taking turns;
+2. full-test accuracy of each export and their largest probability difference;
+3. docs/s of the in-graph tokenisation alone, step by step (lower-casing, `standardize`, the
+   whitespace split, the whole vectoriser: lookup and padding included);
+4. with `--onednn-verbose`: the distinct oneDNN convolution and matmul kernels that one batch
+   of the bfloat16 export runs (ONEDNN_VERBOSE=1, in a subprocess).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ONEDNN = """
+import sys, tensorflow as tf
+from tl_text.data import load_imdb
+from tl_text.export import load_exported
+texts = load_imdb(("test",), data_dir=sys.argv[2] or None)["test"].texts[:256]
+load_exported(sys.argv[1]).signature(text=tf.constant(texts))
+"""
+
+
+def passes(function, batches: list, repeats: int) -> list[float]:
+    """Seconds of each of `repeats` passes of `function` over `batches` (after a warm-up)."""
+    function(batches[0])
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            function(batch)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def train_kim(fraction: float, data_dir: str | None):
+    from tl_text.classifiers import CNNClassifier
+    from tl_text.data import load_imdb
+
+    train = load_imdb(("train",), data_dir=data_dir)["train"].fraction(fraction, seed=0)
+    print(f"training a float32 Kim CNN on {len(train):,} IMDB train reviews", flush=True)
+    return CNNClassifier("kim", epochs=6, min_epochs=2).fit(train)
+
+
+def tokenisation_steps(vectorizer) -> dict:
+    import tensorflow as tf
+
+    from tl_text.models import standardize
+
+    return {"tf.strings.lower": tf.strings.lower, "standardize (lower + 6 regex passes)":
+            standardize, "standardize + whitespace split": lambda t: tf.strings.split(
+                standardize(t)), "whole vectoriser (+ lookup, padding)": vectorizer}
+
+
+def onednn_kernels(path: str, data_dir: str | None) -> list[str]:
+    """The distinct `onednn_verbose,...,exec,cpu,<primitive>,<implementation>,...,<types>`
+    lines of convolutions and matmuls that one batch of the export runs."""
+    environment = {**os.environ, "ONEDNN_VERBOSE": "1"}
+    output = subprocess.run([sys.executable, "-c", ONEDNN, path, data_dir or ""],
+                            env=environment, capture_output=True, text=True, check=True).stdout
+    kernels = set()
+    for line in output.splitlines():
+        fields = line.split(",")
+        if "exec" in fields and any(p in line for p in ("convolution", "matmul", "inner_product")):
+            at = fields.index("exec")
+            kernels.add(",".join(fields[at + 2:at + 6]))
+    return sorted(kernels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
+    parser.add_argument("--classifier", help="a saved CNN classifier (default: train a Kim CNN)")
+    parser.add_argument("--train-fraction", type=float, default=0.2)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=int, help="score only the first N test reviews")
+    parser.add_argument("--onednn-verbose", action="store_true")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from tl_text.classifiers import load_classifier
+    from tl_text.data import load_imdb
+    from tl_text.export import load_exported
+
+    test = load_imdb(("test",), data_dir=args.data_dir)["test"]
+    texts, labels = test.texts[:args.limit], np.asarray(test.labels[:args.limit])
+    batches = [tf.constant(texts[i:i + args.batch_size])
+               for i in range(0, len(texts), args.batch_size)]
+    classifier = (load_classifier(args.classifier) if args.classifier
+                  else train_kim(args.train_fraction, args.data_dir))
+    print(f"{classifier.architecture} CNN {args.classifier or ''}; {len(texts):,} test reviews, "
+          f"batches of {args.batch_size}; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        exports = {}
+        for precision in ("float32", "bfloat16"):
+            folder = classifier.with_precision(precision).export(f"{tmp}/{precision}")
+            exports[precision] = (folder, load_exported(folder).signature)
+        seconds = {p: [] for p in exports}
+        for _ in range(args.repeats):  # the precisions take turns
+            for precision, (_, signature) in exports.items():
+                seconds[precision] += passes(lambda b: signature(text=b), batches, 1)
+        probabilities = {p: np.concatenate([s(text=b)["probabilities"].numpy() for b in batches])
+                         for p, (_, s) in exports.items()}
+        print("| precision | docs/s (median) | passes (s) | accuracy |\n|---|---|---|---|")
+        for precision, runs in seconds.items():
+            accuracy = (probabilities[precision].argmax(axis=1) == labels).mean()
+            print(f"| {precision} | {len(texts) / statistics.median(runs):,.0f} | "
+                  f"{', '.join(f'{s:.1f}' for s in runs)} | {100 * accuracy:.2f} |")
+        difference = np.abs(probabilities["float32"] - probabilities["bfloat16"]).max()
+        print(f"max |float32 - bfloat16| probability: {difference:.4f}")
+
+        layer = "vectorizer" if classifier.architecture == "kim" else "sentence_vectorizer"
+        vectorizer = classifier.model_.get_layer(layer)
+        print("| tokenisation step (cumulative) | docs/s (median) |\n|---|---|")
+        for name, step in tokenisation_steps(vectorizer).items():
+            function = tf.function(step, input_signature=[tf.TensorSpec([None], tf.string)])
+            runs = passes(function, batches, args.repeats)
+            print(f"| {name} | {len(texts) / statistics.median(runs):,.0f} |")
+        if args.onednn_verbose:
+            print("oneDNN kernels of the bfloat16 export (primitive, implementation, "
+                  "propagation, data types):")
+            for kernel in onednn_kernels(str(exports["bfloat16"][0]), args.data_dir):
+                print(f"  {kernel}")
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
