@@ -1,5 +1,5 @@
-"""SavedModel export of transformer classifiers: in-graph WordPiece ids equal the Hugging Face
-tokenizer's, and a fresh process predicts like the in-memory classifier."""
+"""SavedModel and TFLite exports of transformer classifiers: in-graph WordPiece ids equal the
+Hugging Face tokenizer's, and a fresh process predicts like the in-memory classifier."""
 
 import argparse
 import json
@@ -15,10 +15,12 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tl_text.errors import ConfigError
+from tl_text.cli import main
+from tl_text.errors import ConfigError, TlTextError
 from tl_text.export import export_model, load_exported, predict
 from tl_text.export.serve import make_server
-from tl_text.export.wordpiece import WordPieceTokenizer, hf_settings
+from tl_text.export.tflite import _control_characters, export_tflite, load_tflite, tflite_folder
+from tl_text.export.wordpiece import FastWordPieceTokenizer, WordPieceTokenizer, hf_settings
 from tl_text.models.transformer import TransformerClassifier, resolve_pretrained
 
 EDGE_CASES = ["", "   ", "Great!", "terrible " * 3000, "x" * 101, "naïve CAFÉ Ærø ΣΟΦΟΣ İstanbul",
@@ -201,3 +203,78 @@ def test_unsupported_tokenizers_and_labels_are_refused(electra, minilm_tokenizer
     with pytest.raises(ConfigError, match="outputs 2 class probabilities but 3 label names"):
         export_model(electra, tmp_path / "m", label_names=("neg", "neutral", "pos"))
     assert not (tmp_path / "m").exists()
+
+
+# --- TFLite ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tflite_base(electra, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "imdb-electra-tflite"
+    export_tflite(electra, path, metadata={"training_data": "imdb train, 32 reviews"})
+    return path
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head+tail"])
+def test_tflite_tokenizer_ids_equal_hugging_face_ids(electra, minilm_tokenizer, corpus,
+                                                     truncation):
+    reference = TransformerClassifier(electra.model, minilm_tokenizer, 64, truncation)
+    graph = FastWordPieceTokenizer(hf_settings(minilm_tokenizer), 64, truncation,
+                                   reference.input_names)
+    reviews = corpus[:200]  # IMDB (Hangul words half in the vocabulary differ: not UNK)
+    cleaned = [_control_characters().sub("", text) for text in reviews]
+    inputs = {name: tensor.numpy() for name, tensor in graph(tf.constant(cleaned)).items()}
+    expected = reference.pad(reference.token_ids(reviews))
+    assert set(inputs) == set(expected)
+    for name in expected:
+        np.testing.assert_array_equal(inputs[name], expected[name], err_msg=name)
+
+
+def test_tflite_export_predicts_like_the_classifier(electra, tflite_base, corpus, capsys):
+    folder = tflite_base / "1"
+    assert sorted(p.name for p in folder.iterdir()) == ["metadata.json", "model.tflite"]
+    assert tflite_folder(tflite_base) == folder and tflite_folder(folder.parent.parent) is None
+    model = load_tflite(tflite_base)
+    assert model.version == 1 and model.label_names == ["neg", "pos"]
+    assert model.metadata["quantization"] == "dynamic-range int8"
+    assert model.metadata["training_data"] == "imdb train, 32 reviews"
+    texts = corpus[:300]
+    probabilities = model.predict_proba(texts, batch_size=7)
+    assert probabilities.shape == (300, 2)
+    assert np.abs(probabilities - electra.predict_proba(texts)).max() < 0.02
+    assert model.predict_proba([]).shape == (0, 2)
+    rows = model.predict(["An absolute delight.", "Dull."])
+    assert [row["label"] for row in rows] == [model.label_names[np.argmax(row["probabilities"])]
+                                              for row in rows]
+
+    parser = argparse.ArgumentParser()
+    predict.add_arguments(parser)
+    predict.run_from_args(parser.parse_args(["--model", str(tflite_base), *texts[:3]]))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    np.testing.assert_allclose([list(line["probabilities"].values()) for line in lines],
+                               probabilities[:3], atol=1e-6)
+
+
+def test_corrupt_tflite_file_is_a_clear_error(tflite_base, tmp_path, capsys):
+    broken = tmp_path / "broken" / "1"
+    shutil.copytree(tflite_base / "1", broken)
+    (broken / "model.tflite").write_bytes(b"not a flatbuffer" * 10)
+    with pytest.raises(TlTextError, match=r"cannot load .*broken/1/model\.tflite"):
+        load_tflite(broken.parent)
+    assert main(["predict", "--model", str(broken.parent), "text"]) == 2
+    assert "model.tflite" in capsys.readouterr().err
+    with pytest.raises(TlTextError, match="no TFLite export"):
+        load_tflite(tmp_path)
+
+
+def test_export_command_converts_a_saved_transformer_classifier(tiny_electra, imdb_small,
+                                                                 tmp_path, capsys):
+    from tl_text.classifiers import TransformerTextClassifier
+    classifier = TransformerTextClassifier(str(tiny_electra), max_length=32, epochs=1,
+                                           batch_size=8)
+    classifier.fit(imdb_small["train"].fraction(0.05, seed=0))
+    classifier.save(tmp_path / "saved")
+    assert main(["export", str(tmp_path / "saved"), str(tmp_path / "lite")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'lite' / '1'}"
+    texts = imdb_small["test"].texts[:20]
+    assert np.abs(load_tflite(tmp_path / "lite").predict_proba(texts)
+                  - classifier.predict_proba(texts)).max() < 0.02

@@ -1,14 +1,16 @@
-"""Transformer classifiers: loading, truncation, both trainers, save/load, lr_find, schedules."""
+"""Transformer classifiers: loading, truncation, bucketed batches, both trainers, bfloat16,
+save/load, lr_find, schedules."""
 
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tl_text.errors import ConfigError
 from tl_text.models.transformer import TransformerClassifier
 from tl_text.training.schedules import OneCycle, WarmupLinearDecay
-from tl_text.training.transformer_fit import fit_transformer, lr_find
+from tl_text.training.transformer_fit import fit_transformer, lr_find, token_batches
 
 LONG = " ".join(f"word{i}" for i in range(400))
 
@@ -159,3 +161,54 @@ def test_lr_find_refuses_a_single_class_file(tmp_path, capsys):
     assert main(["lr-find", str(data), "--out", str(tmp_path / "lr.png")]) == 2
     assert "needs documents of at least two classes" in capsys.readouterr().err
     assert not (tmp_path / "lr.png").exists()
+
+
+def test_bucketed_batches_cover_every_review_once_with_little_padding(minilm, imdb_small):
+    train = imdb_small["train"]
+    minilm = TransformerClassifier(minilm.model, minilm.tokenizer, 512)  # lengths vary
+    lengths = np.array([len(row) for row in minilm.token_ids(train.texts)])
+
+    def epoch(**options):
+        batches = [(inputs["attention_mask"].numpy(), labels.numpy()) for inputs, labels
+                   in token_batches(minilm, train, 16, **options)]
+        assert all(mask[:, -1].any() for mask, _ in batches)  # padded to their own longest
+        assert sorted(np.concatenate([mask.sum(1) for mask, _ in batches])) == sorted(lengths)
+        assert np.bincount(np.concatenate([y for _, y in batches])).tolist() == \
+            np.bincount(train.labels).tolist()
+        return sum(mask.size for mask, _ in batches), [mask.sum(1) for mask, _ in batches]
+
+    bucketed, first = epoch(shuffle_seed=0, pool_batches=5)
+    random, _ = epoch(shuffle_seed=0, bucket_by_length=False)
+    _, second = epoch(shuffle_seed=1, pool_batches=5)
+    assert bucketed < random  # less padding
+    assert [b.tolist() for b in first] != [b.tolist() for b in second]  # reshuffled
+    _, in_order = epoch()
+    assert np.all(np.diff(np.concatenate(in_order)) >= 0)  # unshuffled: by length
+
+
+def test_dynamic_padding_predicts_like_fixed_padding_in_input_order(minilm, reviews):
+    texts = reviews[1].texts[:8]
+    fixed = tf.nn.softmax(minilm._logits(minilm.pad(minilm.token_ids(texts), 64)), -1).numpy()
+    np.testing.assert_allclose(minilm.predict_proba(texts, batch_size=3), fixed, atol=1e-4)
+
+
+def test_bfloat16_training_keeps_float32_weights_and_policy(tiny_electra, reviews, tmp_path):
+    import tf_keras
+
+    from tl_text.classifiers import TransformerTextClassifier, load_classifier
+
+    train, test = reviews
+    classifier = TransformerTextClassifier(str(tiny_electra), max_length=32, epochs=1,
+                                           batch_size=8, precision="bfloat16")
+    classifier.fit(train)
+    assert tf_keras.mixed_precision.global_policy().name == "float32"  # restored
+    model = classifier.network_.model
+    assert model.compute_dtype == "bfloat16" and model.variables[0].dtype == tf.float32
+    probabilities = classifier.predict_proba(test.texts)
+    assert np.isfinite(probabilities).all() and np.allclose(probabilities.sum(1), 1, atol=1e-3)
+    classifier.save(tmp_path / "bf16")
+    loaded = load_classifier(tmp_path / "bf16")
+    assert loaded.precision == "bfloat16" and loaded.network_.model.compute_dtype == "bfloat16"
+    np.testing.assert_allclose(loaded.predict_proba(test.texts), probabilities, atol=1e-2)
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        TransformerTextClassifier(str(tiny_electra), precision="float16").fit(train)

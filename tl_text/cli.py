@@ -7,6 +7,7 @@
     tl-text crossdomain --domains imdb,books,dvd,electronics,kitchen --model denil
     tl-text nsmc --arms nb-lr:char,kim:wordpiece
     tl-text lr-find imdb --pretrained minilm --fraction 0.05 --out lr_find.png
+    tl-text export saved_models/imdb-minilm saved_models/imdb-minilm-tflite --format tflite
     tl-text predict --model saved_models/imdb-best "A wonderful film."
     tl-text serve --model-base-path saved_models/imdb-best --port 8501
     tl-text explain saved_models/imdb-best "A wonderful film." --html why.html
@@ -147,6 +148,22 @@ def _evaluate(args) -> None:
         print(f"wrote {path}")
 
 
+def _export(args) -> None:
+    from tl_text.classifiers import load_classifier
+    from tl_text.classifiers.transformer import TransformerTextClassifier
+    from tl_text.export.tflite import export_tflite
+
+    classifier = load_classifier(args.model)
+    if not isinstance(classifier, TransformerTextClassifier):
+        raise TlTextError(f"{args.model} holds a {type(classifier).__name__}: the TFLite "
+                          f"export is for fine-tuned transformer classifiers")
+    folder = export_tflite(classifier.network_, args.out, version=args.version,
+                           quantize=not args.float32, metadata={
+                               "exported_from": classifier.saved_to_,
+                               "fit_info": classifier.fit_info_})
+    print(f"wrote {folder}")
+
+
 def _lr_find(args) -> None:
     import json
 
@@ -238,6 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=doc.split("\n")[0])
         add_config_options(command, config, skip=skip)
         command.set_defaults(run=_experiment(config.__module__, config.__name__))
+
+    export = commands.add_parser("export", help="convert a saved transformer classifier to "
+                                                "an int8 TFLite model (tokenizer inside)")
+    export.add_argument("model", help="the classifier's export (base path or version folder), "
+                                      "as `tl-text train` writes it")
+    export.add_argument("out", help="base path of the new export (a new numbered version)")
+    export.add_argument("--format", choices=("tflite",), default="tflite",
+                        help="tflite: dynamic-range int8 weights, run by `tl-text predict`")
+    export.add_argument("--float32", action="store_true",
+                        help="keep float32 weights (no int8 quantisation)")
+    export.add_argument("--version", type=count, help="version number (default: next one)")
+    export.set_defaults(run=_export)
 
     finder = commands.add_parser("lr-find", help="learning-rate range test for a transformer "
                                                  "classifier (ktrain), plotted as PNG")

@@ -55,7 +55,9 @@ class _TransformerBase(TextClassifier):
 
 class TransformerTextClassifier(_TransformerBase):
     """Fine-tunes every weight of `pretrained` (or of the saved classifier `init_from`):
-    native AdamW with warm-up, or ktrain's one-cycle policy (`trainer`)."""
+    native AdamW with warm-up, or ktrain's one-cycle policy (`trainer`). `precision`
+    "bfloat16" builds the network under Keras `mixed_bfloat16` (bfloat16 compute, float32
+    weights), for training, prediction and a reloaded classifier alike."""
 
     kind = "transformer"
 
@@ -63,10 +65,11 @@ class TransformerTextClassifier(_TransformerBase):
                  truncation: str = "head+tail", epochs: int = 3, batch_size: int = 16,
                  learning_rate: float = 5e-5, trainer: str = "native",
                  init_from: "TransformerTextClassifier | str | os.PathLike | None" = None,
-                 seed: int = 0, verbose: int = 0):
+                 seed: int = 0, verbose: int = 0, precision: str = "float32"):
         self.pretrained, self.max_length, self.truncation = pretrained, max_length, truncation
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.trainer, self.init_from, self.seed, self.verbose = trainer, init_from, seed, verbose
+        self.precision = precision
 
     def get_config(self) -> dict[str, Any]:
         source = self.init_from
@@ -76,17 +79,19 @@ class TransformerTextClassifier(_TransformerBase):
                 "truncation": self.truncation, "epochs": self.epochs,
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                 "trainer": self.trainer, "init_from": None if source is None else str(source),
-                "seed": self.seed}
+                "seed": self.seed, "precision": self.precision}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
+        from tl_text.models.precision import policy
         from tl_text.training import fit_transformer
 
-        self.network_ = self._network(self._start(), train.label_names)
+        with policy(self.precision):
+            self.network_ = self._network(self._start(), train.label_names)
         result = fit_transformer(self.network_, train, valid, self.epochs, self.batch_size,
                                  self.learning_rate, trainer=self.trainer, seed=self.seed,
                                  verbose=self.verbose)
         return {"epochs": self.epochs, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
-                "notes": f"{self.trainer} trainer"}
+                "notes": f"{self.trainer} trainer, {self.precision}"}
 
     def _start(self) -> str:
         """Where fine-tuning starts: the pretrained weights, or a saved classifier's."""
@@ -110,9 +115,11 @@ class TransformerTextClassifier(_TransformerBase):
 
     @classmethod
     def _from_state(cls, folder: Path, metadata: dict[str, Any]) -> "TransformerTextClassifier":
-        config = dict(metadata["classifier"]["config"])
-        classifier = cls(**config)
-        classifier.network_ = classifier._network(folder / HUGGINGFACE, metadata["labels"])
+        from tl_text.models.precision import policy
+
+        classifier = cls(**metadata["classifier"]["config"])
+        with policy(classifier.precision):
+            classifier.network_ = classifier._network(folder / HUGGINGFACE, metadata["labels"])
         return classifier
 
 

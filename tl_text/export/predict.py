@@ -2,6 +2,7 @@
 
     tl-text predict --model saved_models/imdb-kim "A gem of a film." "Two hours I won't get back."
     tl-text predict --model saved_models/imdb-kim --file reviews.txt   # one text per line
+    tl-text predict --model saved_models/imdb-minilm-tflite "A gem."   # TFLite exports too
     cat reviews.txt | tl-text predict --model saved_models/imdb-kim
 
 Each line reads {"text": ..., "label": ..., "probabilities": {label: p, ...}}.
@@ -32,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> None:
     from tl_text.export.savedmodel import load_exported  # TensorFlow: only when predicting
-    model = load_exported(args.model)
+    from tl_text.export.tflite import load_tflite, tflite_folder
+
+    model = load_tflite(args.model) if tflite_folder(args.model) else load_exported(args.model)
     labels = model.label_names
     for batch in _batches(_texts(args), args.batch_size):
         for text, result in zip(batch, model.predict(batch, args.batch_size)):

@@ -191,3 +191,59 @@ class WordPieceTokenizer(tf.Module):
         skip = tf.cast(positions >= self.keep_head, tf.int64) * tf.expand_dims(excess, 1)
         index = positions + skip + tf.expand_dims(pieces.row_starts(), 1)
         return tf.gather(pieces.flat_values, index)
+
+
+class FastWordPieceTokenizer(tf.Module):
+    """Raw strings [batch] -> padded model inputs with ops that convert to TFLite.
+
+    tensorflow-text's FastBertTokenizer (BERT normalisation, whitespace and punctuation
+    splitting, WordPiece) then truncation, `[CLS] ... [SEP]` and padding in dense TFLite
+    builtins. Its TFLite kernels are tensorflow-text custom ops: an interpreter needs
+    `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS`. Unlike `WordPieceTokenizer` it
+    does not keep added tokens written in the text (`[SEP]` is split as punctuation and
+    letters), and its word limit counts bytes, not characters (both equal for ASCII).
+    """
+
+    def __init__(self, settings: dict[str, Any], max_length: int, truncation: str,
+                 input_names: list[str]):
+        super().__init__(name="fast_wordpiece_tokenizer")
+        room = max_length - 2
+        keep_head = {"head": room, "tail": 0, "head+tail": room // 4}.get(truncation)
+        if keep_head is None or room < 1:
+            raise ConfigError(f"cannot truncate to max_length {max_length} with {truncation!r}")
+        if settings["lowercase"] != settings["strip_accents"]:
+            raise ConfigError("the TFLite tokenizer lower-cases and strips accents together or "
+                              "not at all; this tokenizer does only one of them")
+        self.room, self.keep_head, self.input_names = room, keep_head, list(input_names)
+        self.clean_text = settings["clean_text"]  # for the caller: see tl_text.export.tflite
+        self.ids = {key: settings[key] for key in ("cls_id", "sep_id", "pad_id")}
+        self.tokenizer = tf_text.FastBertTokenizer(
+            settings["vocab"], suffix_indicator=settings["prefix"],
+            max_bytes_per_word=settings["max_chars_per_word"], token_out_type=tf.int32,
+            unknown_token=settings["unk_token"],
+            lower_case_nfd_strip_accents=settings["lowercase"])
+
+    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """{input name: int32 [batch, longest]} for the raw strings `text` [batch]."""
+        pieces = self.tokenizer.tokenize(text).merge_dims(1, -1)
+        lengths = tf.cast(pieces.row_lengths(), tf.int32)
+        dense = pieces.to_tensor(default_value=self.ids["pad_id"])
+        kept = tf.minimum(lengths, self.room)[:, None]
+        width = tf.reduce_max(tf.concat([kept, tf.zeros([1, 1], tf.int32)], 0))
+        position = tf.range(width)[None, :]
+        # head: positions < keep_head; the rest come from the end (skip the excess)
+        skip = tf.cast(position >= self.keep_head, tf.int32) * tf.maximum(lengths[:, None]
+                                                                           - self.room, 0)
+        index = tf.minimum(position + skip, tf.maximum(tf.shape(dense)[1] - 1, 0))
+        body = tf.gather(tf.pad(dense, [[0, 0], [0, 1]], constant_values=self.ids["pad_id"]),
+                         index, batch_dims=1)
+        body = tf.where(position < kept, body, self.ids["pad_id"])
+        rows = tf.shape(text)[:1]
+        input_ids = tf.concat([tf.fill(tf.concat([rows, [1]], 0), self.ids["cls_id"]), body,
+                               tf.fill(tf.concat([rows, [1]], 0), self.ids["pad_id"])], 1)
+        position = tf.range(width + 2)[None, :]
+        input_ids = tf.where(position == kept + 1, self.ids["sep_id"], input_ids)
+        mask = tf.cast(position < kept + 2, tf.int32)
+        inputs = {"input_ids": input_ids, "attention_mask": mask,
+                  "token_type_ids": tf.zeros_like(mask)}
+        return {name: inputs[name] for name in self.input_names}

@@ -1,7 +1,9 @@
 """Fine-tuning transformer classifiers: native AdamW with warm-up, or ktrain's one-cycle policy.
 
-Both trainers return the same `FitResult` as the CNN `fit`. `lr_find` runs ktrain's learning
-rate range test and saves the loss-vs-learning-rate plot as a PNG.
+Both trainers return the same `FitResult` as the CNN `fit`. The native trainer feeds
+length-bucketed batches, each padded to its own longest document (`token_batches`); to train in
+bfloat16, build the classifier under `tl_text.models.precision.policy("bfloat16")`. `lr_find`
+runs ktrain's learning rate range test and saves the loss-vs-learning-rate plot as a PNG.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ TRAINERS = ("native", "ktrain")
 def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
                     valid: TextDataset | None = None, epochs: int = 3, batch_size: int = 32,
                     learning_rate: float = 5e-5, warmup: float = 0.1, weight_decay: float = 0.01,
-                    trainer: str = "native", seed: int = 0, verbose: int = 1) -> FitResult:
+                    trainer: str = "native", seed: int = 0, verbose: int = 1,
+                    bucket_by_length: bool = True) -> FitResult:
     """Fine-tune every weight of `classifier` on `train` for `epochs` epochs.
 
     native: AdamW (decoupled weight decay, none on biases and LayerNorm), learning rate rising
     linearly to `learning_rate` over the first `warmup` share of steps, then decaying to 0.
     ktrain: `fit_onecycle(learning_rate, epochs)` (`warmup` and `weight_decay` unused).
     `valid` is scored after every epoch; the last epoch's weights are kept.
+    `bucket_by_length` (native only): batches of similar lengths (see `token_batches`);
+    False: random batches, still padded to their own longest document.
     """
     if trainer not in TRAINERS:
         raise ConfigError(f"trainer must be one of {TRAINERS}, not {trainer!r}")
@@ -53,7 +58,8 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
             optimizer=optimizer, metrics=["accuracy"],
             loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         history = classifier.model.fit(
-            token_batches(classifier, train, batch_size, shuffle_seed=seed), epochs=epochs,
+            token_batches(classifier, train, batch_size, shuffle_seed=seed,
+                          bucket_by_length=bucket_by_length), epochs=epochs,
             validation_data=None if valid is None else token_batches(classifier, valid, 64),
             verbose=verbose).history
     per_epoch = {k: [float(v) for v in values] for k, values in history.items()
@@ -62,26 +68,43 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
 
 
 def token_batches(classifier: TransformerClassifier, dataset: TextDataset, batch_size: int,
-                  shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """tf.data of (model inputs, labels); each batch padded to its longest document."""
+                  shuffle_seed: int | None = None, bucket_by_length: bool = True,
+                  pool_batches: int = 50) -> tf.data.Dataset:
+    """tf.data of (model inputs, labels); each batch padded to its own longest document.
+
+    Without `shuffle_seed` the documents go in order of length. With it, every epoch shuffles
+    the documents; bucketing then sorts each pool of `pool_batches` batches by length, cuts
+    it into batches and shuffles the order of all batches, so that a batch holds documents
+    of similar lengths (little padding) yet batches still come in random order.
+    """
     rows = classifier.token_ids(dataset.texts)
-    names = classifier.input_names
+    lengths = np.array([len(row) for row in rows])
     labels = dataset.labels.astype(np.int32)
+    rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
 
-    def examples():
-        for row, label in zip(rows, labels):
-            ids = np.asarray(row, np.int32)
-            inputs = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-                      "token_type_ids": np.zeros_like(ids)}
-            yield {n: inputs[n] for n in names}, label
+    def batch_indices() -> list[np.ndarray]:
+        if rng is None:
+            order = np.argsort(lengths, kind="stable")
+            return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        order = rng.permutation(len(rows))
+        if not bucket_by_length:
+            return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        pool = batch_size * pool_batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start:start + pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
 
-    spec = ({n: tf.TensorSpec([None], tf.int32) for n in names}, tf.TensorSpec([], tf.int32))
-    data = tf.data.Dataset.from_generator(examples, output_signature=spec)
-    if shuffle_seed is not None:
-        data = data.shuffle(len(dataset), seed=shuffle_seed, reshuffle_each_iteration=True)
-    padding = ({n: classifier.tokenizer.pad_token_id if n == "input_ids" else 0
-                for n in names}, 0)
-    return data.padded_batch(batch_size, padding_values=padding).prefetch(tf.data.AUTOTUNE)
+    def batches():
+        for index in batch_indices():
+            yield classifier.pad([rows[i] for i in index]), labels[index]
+
+    names = classifier.input_names
+    spec = ({n: tf.TensorSpec([None, None], tf.int32) for n in names},
+            tf.TensorSpec([None], tf.int32))
+    return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
 
 
 # --- ktrain ---------------------------------------------------------------------------------
