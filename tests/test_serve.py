@@ -373,7 +373,8 @@ def test_a_signal_stops_the_server_after_the_request_in_flight(base, stop):
             process.send_signal(stop)
             status, body = reply.result()
         assert status == 200 and len(body["predictions"]) == len(TEXTS)
-        assert process.wait(timeout=60) in (-stop, 130)
+        # a graceful stop: 0, or uvicorn re-raising the signal it caught (-n or 128 + n)
+        assert process.wait(timeout=60) in (0, -stop, 128 + stop)
         assert "Traceback" not in process.stderr.read()
     finally:
         process.kill()
