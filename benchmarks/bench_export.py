@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -42,13 +43,6 @@ import numpy as np
 DEFAULTS = {"kim": {"limit": None, "batch_sizes": [256, 1024], "repeats": 3, "requests": 2000},
             "denil": {"limit": None, "batch_sizes": [256, 1024], "repeats": 3, "requests": 0},
             "minilm": {"limit": 2000, "batch_sizes": [64], "repeats": 1, "requests": 0}}
-SERVE = """
-import argparse, sys
-from tl_text.export import serve
-parser = argparse.ArgumentParser()
-serve.add_arguments(parser)
-serve.run_from_args(parser.parse_args(sys.argv[1:]))
-"""
 
 
 def build_model(texts: list[str], name: str):
@@ -100,16 +94,30 @@ def throughput(model, exported, texts: list[str], batch_sizes: list[int], repeat
     print("\n".join(rows))
 
 
-def start_server(base_path: str) -> tuple[subprocess.Popen, str]:
-    """Run the REST server on a free port; returns the process and the model's URL."""
-    server = subprocess.Popen([sys.executable, "-c", SERVE, "--model-base-path", base_path,
-                               "--port", "0"], stdout=subprocess.PIPE, text=True)
-    line = server.stdout.readline()
-    match = re.search(r" at (http://\S+)", line)
+def start_server(base_path: str, *options: str, pythonpath: str | None = None
+                 ) -> tuple[subprocess.Popen, str]:
+    """`tl-text serve` on a free port (tl_text from `pythonpath` if given); the process and
+    the model's URL."""
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
+    server = subprocess.Popen([sys.executable, "-m", "tl_text.cli", "serve", "--model-base-path",
+                               base_path, "--port", "0", *options],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    match = re.search(r" at (http://\S+)", server.stdout.readline())
     if match is None:
         server.kill()
         raise RuntimeError(f"the server did not start (exit code {server.wait()})")
     return server, match[1]
+
+
+def run_clients(client, count: int) -> float:
+    """Run `client` in `count` threads at once; the seconds until all have returned."""
+    threads = [threading.Thread(target=client) for _ in range(count)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def load_test(url: str, texts: list[str], clients: int, requests: int, docs: int) -> None:
@@ -145,13 +153,7 @@ def load_test(url: str, texts: list[str], clients: int, requests: int, docs: int
     warm_up.request("POST", path, bodies[0], {"Content-Type": "application/json"})
     warm_up.getresponse().read()
     warm_up.close()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - start
+    seconds = run_clients(client, clients)
     ms = np.percentile(latencies, [50, 99]) * 1000 if latencies else [float("nan")] * 2
     print(f"REST: {requests:,} requests of {docs} reviews from {clients} clients in "
           f"{seconds:.1f} s: {requests / seconds:,.1f} requests/s "

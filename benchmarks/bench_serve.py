@@ -26,12 +26,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import re
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,22 +36,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from bench_export import build_model, docs_per_second
-
-
-def start_server(base_path: str, *options: str, pythonpath: str | None = None
-                 ) -> tuple[subprocess.Popen, str]:
-    """`tl-text serve` on a free port (tl_text from `pythonpath` if given); the process and
-    the model's URL."""
-    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
-    server = subprocess.Popen([sys.executable, "-m", "tl_text.cli", "serve", "--model-base-path",
-                               base_path, "--port", "0", *options],
-                              stdout=subprocess.PIPE, text=True, env=env)
-    match = re.search(r" at (http://\S+)", server.stdout.readline())
-    if match is None:
-        server.kill()
-        raise RuntimeError(f"the server did not start (exit code {server.wait()})")
-    return server, match[1]
+from bench_export import build_model, docs_per_second, run_clients, start_server
 
 
 def predict_once(url: str, body: bytes, connection: http.client.HTTPConnection | None = None
@@ -155,13 +136,7 @@ def throughput(url: str, texts: list[str], clients: int, docs: int) -> float:
                 failed.append(body)
         connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rate = len(texts) / (time.perf_counter() - start)
+    rate = len(texts) / run_clients(client, clients)
     print(f"REST: {len(bodies):,} requests of {docs} reviews from {clients} clients: "
           f"{rate:,.0f} docs/s, {len(failed)} failed")
     return rate
