@@ -10,7 +10,7 @@ import tensorflow as tf
 import tf_keras
 from sklearn.metrics import roc_auc_score
 
-from tl_text.models.cnn import Conv1DAsConv2D, segment_kmax
+from tl_text.models.cnn import Conv1DAsConv2D, MaxOverTimeConv, segment_kmax
 from tl_text.models import (KMaxPooling, SentenceVectorizer, denil_cnn, embedding_weights,
                             kim_cnn, make_vectorizer, split_sentences, standardize,
                             vectorizer_from_vocabulary, vocabulary)
@@ -367,3 +367,26 @@ def test_conv1d_as_conv2d_matches_conv1d_on_real_text(padding, vectorizer, matri
     conv2d.build(vectors.shape)
     conv2d.set_weights(conv1d.get_weights())  # a Conv1D kernel [w, d, f] as it is
     np.testing.assert_allclose(conv2d(vectors).numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_kim_padded_formulation_gives_the_packed_outputs_from_the_same_weights(
+        trained, vectorizer, matrix, imdb):
+    from tl_text.models.precision import policy
+
+    texts = PROBE + ["Bad.", "so bad", "a b c d"] + imdb["test"].texts[:2000]
+    packed = trained["kim"]
+    padded = kim_cnn(vectorizer, matrix, formulation="padded")
+    padded.set_weights(packed.get_weights())
+    expected = packed.predict(tf.constant(texts), batch_size=500, verbose=0)
+    probs = padded.predict(tf.constant(texts), batch_size=500, verbose=0)
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    np.testing.assert_allclose(padded(tf.constant(texts[:3])), kim_reference(padded, texts[:3]),
+                               atol=1e-5)
+    with policy("bfloat16"):
+        in_bfloat16 = kim_cnn(vectorizer, matrix)
+    assert any(isinstance(layer, MaxOverTimeConv) for layer in in_bfloat16.layers)
+    in_bfloat16.set_weights(packed.get_weights())
+    np.testing.assert_allclose(in_bfloat16.predict(tf.constant(texts), batch_size=500,
+                                                   verbose=0), expected, atol=0.02)
+    with pytest.raises(ValueError, match="formulation"):
+        kim_cnn(vectorizer, matrix, formulation="ragged")
