@@ -1,18 +1,19 @@
 """bfloat16 against float32 serving of an exported CNN on the 25,000 IMDB test reviews (#17).
 
-    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py                  # Kim, 20 % slice
-    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py --classifier saved_models/x/1
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py          # Kim and Denil, 20 % slice
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py --models kim saved_models/x/1
 
-A trained CNN classifier (`--classifier`: a saved one; by default a float32 Kim CNN trained
-here on a stratified `--train-fraction` of the IMDB train reviews, GloVe 6B-50d) is exported
-twice with the same weights, in float32 and in bfloat16 (`CNNClassifier.with_precision`).
-In one process it reports:
+Each of `--models` (a saved CNN classifier, or "kim" / "denil": a float32 CNN trained here on
+a stratified `--train-fraction` of the IMDB train reviews, GloVe 6B-50d) is exported twice
+with the same weights, in float32 and in bfloat16 (`CNNClassifier.with_precision`; Kim's
+bfloat16 network is its "padded" formulation). In one process, for each model, it reports:
 
 1. docs/s of each export's serving signature over the test reviews, batches of
    `--batch-size`, median of `--repeats` passes, the two precisions taking turns;
 2. full-test accuracy of each export and their largest probability difference;
-3. docs/s of the in-graph tokenisation alone, step by step (lower-casing, `standardize`, the
-   whitespace split, the whole vectoriser: lookup and padding included);
+3. docs/s of the in-graph tokenisation alone, step by step (lower-casing, the
+   break/punctuation pass, `standardize`, the whitespace split, the whole vectoriser: lookup
+   and padding included), and of the former one-pass-per-rule standardisation beside them;
 4. with `--onednn-verbose`: the distinct oneDNN convolution and matmul kernels that one batch
    of the bfloat16 export runs (ONEDNN_VERBOSE=1, in a subprocess).
 """
@@ -50,23 +51,42 @@ def passes(function, batches: list, repeats: int) -> list[float]:
     return seconds
 
 
-def train_kim(fraction: float, data_dir: str | None):
+def train(architecture: str, fraction: float, data_dir: str | None):
     from tl_text.classifiers import CNNClassifier
     from tl_text.data import load_imdb
 
     train = load_imdb(("train",), data_dir=data_dir)["train"].fraction(fraction, seed=0)
-    print(f"training a float32 Kim CNN on {len(train):,} IMDB train reviews", flush=True)
-    return CNNClassifier("kim", epochs=6, min_epochs=2).fit(train)
+    print(f"training a float32 {architecture} CNN on {len(train):,} IMDB train reviews",
+          flush=True)
+    return CNNClassifier(architecture, epochs=6, min_epochs=2).fit(train)
+
+
+def one_pass_per_rule(text):
+    """`standardize` as it was before #17: lower-casing, then six regex passes."""
+    import tensorflow as tf
+
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, r"(?i:<br\s*/?>)", " ")
+    text = tf.strings.regex_replace(text, r'([.,!?;:()"])', r" \1 ")
+    text = tf.strings.regex_replace(text, r"(^|\s)'(\S)", r"\1' \2")
+    text = tf.strings.regex_replace(text, r"(\S)'(\s|$)", r"\1 '\2")
+    text = tf.strings.regex_replace(text, r"(\w)n't\b", r"\1 n't")
+    return tf.strings.regex_replace(text, r"(\w)'(s|re|ve|ll|m|d)\b", r"\1 '\2")
 
 
 def tokenisation_steps(vectorizer) -> dict:
     import tensorflow as tf
 
     from tl_text.models import standardize
+    from tl_text.models.text import _BREAK, _PUNCTUATION
 
-    return {"tf.strings.lower": tf.strings.lower, "standardize (lower + 6 regex passes)":
-            standardize, "standardize + whitespace split": lambda t: tf.strings.split(
-                standardize(t)), "whole vectoriser (+ lookup, padding)": vectorizer}
+    return {"before: lower + 6 regex passes (one per rule)": one_pass_per_rule,
+            "tf.strings.lower": tf.strings.lower,
+            "+ break/punctuation pass": lambda t: tf.strings.regex_replace(
+                tf.strings.lower(t), _BREAK + "|" + _PUNCTUATION, r" \1 "),
+            "+ apostrophe pass = standardize": standardize,
+            "+ whitespace split": lambda t: tf.strings.split(standardize(t)),
+            "whole vectoriser (+ lookup, padding)": vectorizer}
 
 
 def onednn_kernels(path: str, data_dir: str | None) -> list[str]:
@@ -87,7 +107,8 @@ def onednn_kernels(path: str, data_dir: str | None) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="data root (default: $TL_TEXT_DATA)")
-    parser.add_argument("--classifier", help="a saved CNN classifier (default: train a Kim CNN)")
+    parser.add_argument("--models", nargs="+", default=["kim", "denil"],
+                        help='saved CNN classifiers, or "kim" / "denil" to train one here')
     parser.add_argument("--train-fraction", type=float, default=0.2)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
@@ -95,19 +116,26 @@ def main() -> None:
     parser.add_argument("--onednn-verbose", action="store_true")
     args = parser.parse_args()
 
-    import tensorflow as tf
-
-    from tl_text.classifiers import load_classifier
     from tl_text.data import load_imdb
-    from tl_text.export import load_exported
 
     test = load_imdb(("test",), data_dir=args.data_dir)["test"]
     texts, labels = test.texts[:args.limit], np.asarray(test.labels[:args.limit])
+    for model in args.models:
+        benchmark(model, texts, labels, args)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+def benchmark(model: str, texts: list[str], labels: np.ndarray, args) -> None:
+    import tensorflow as tf
+
+    from tl_text.classifiers import load_classifier
+    from tl_text.export import load_exported
+
     batches = [tf.constant(texts[i:i + args.batch_size])
                for i in range(0, len(texts), args.batch_size)]
-    classifier = (load_classifier(args.classifier) if args.classifier
-                  else train_kim(args.train_fraction, args.data_dir))
-    print(f"{classifier.architecture} CNN {args.classifier or ''}; {len(texts):,} test reviews, "
+    classifier = (train(model, args.train_fraction, args.data_dir) if model in ("kim", "denil")
+                  else load_classifier(model))
+    print(f"\n## {classifier.architecture} CNN ({model}); {len(texts):,} test reviews, "
           f"batches of {args.batch_size}; load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         exports = {}
@@ -140,7 +168,6 @@ def main() -> None:
                   "propagation, data types):")
             for kernel in onednn_kernels(str(exports["bfloat16"][0]), args.data_dir):
                 print(f"  {kernel}")
-        print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ Padding costs no convolution and changes nothing: the rows of token ids (documen
 sentences for Denil) are packed back to back into one sequence, `gap` zero vectors apart,
 before the word convolution, and each row's outputs are pooled on their own. A review is
 ≈ 230 tokens, so this skips 43 % of Kim's 400 positions and 84 % of Denil's 30 × 50 grid,
-and a document's probabilities do not depend on the batch it is in.
+and a document's probabilities do not depend on the batch it is in. In bfloat16, where the
+segment max costs more than the skipped positions save, Kim's CNN convolves the padded rows
+instead and masks with penalty channels (`kim_cnn`'s "padded" formulation: same weights,
+same outputs).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from tf_keras import layers
 from tl_text.models.text import split_sentences, vectorizer_from_vocabulary, vocabulary
 
 PADDINGS = ("valid", "same")
+FORMULATIONS = ("packed", "padded")
+_PENALTY = -1e30  # a window score no convolution reaches; bfloat16 holds it
 VERSION = 3  # bumped whenever the CNNs change, so that cached source models are retrained
 
 
@@ -88,6 +93,85 @@ class Conv1DAsConv2D(layers.Conv1D):
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs[:, 0]
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class WindowPenalties(layers.Layer):
+    """[vectors [batch, T, dim], ids [batch, T]] -> [batch, T, dim + len(widths)]: the vectors,
+    those of id 0 (padding) zeroed, then one channel per window width, -1e30 on the padding
+    positions at or after that width (0 elsewhere).
+
+    A "valid" convolution of width `w` whose kernel weighs its own channel by 1 at every tap
+    (`MaxOverTimeConv`) gets -1e30 in every window that reaches past a row's tokens,
+    except the first window of a row shorter than `w` (padded with zero vectors, as Kim's
+    packed layout pads it): after ReLU those windows give 0, so they cannot raise the max.
+    """
+
+    def __init__(self, widths, **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(widths)
+
+    def call(self, inputs):
+        vectors, ids = inputs
+        padding = ids == 0
+        position = tf.range(tf.shape(ids)[1])[:, tf.newaxis]
+        reaching = position >= tf.constant(self.widths)  # [T, widths]
+        penalties = tf.where(padding[..., tf.newaxis] & reaching,
+                             tf.constant(_PENALTY, vectors.dtype), tf.zeros([], vectors.dtype))
+        vectors = tf.where(padding[..., tf.newaxis], tf.zeros([], vectors.dtype), vectors)
+        return tf.concat([vectors, penalties], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        shape = tf.TensorShape(input_shape[0])
+        return shape[:-1].concatenate([shape[-1] + len(self.widths)])
+
+    def get_config(self):
+        return {**super().get_config(), "widths": list(self.widths)}
+
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class MaxOverTimeConv(Conv1DAsConv2D):
+    """`Conv1DAsConv2D` (same weights, same config; "valid", ReLU) followed by the max over
+    time, on `WindowPenalties` output: [batch, T, dim + channels] -> [batch, filters].
+
+    The kernel is extended by the penalty channels (1 on channel `channel`, 0 on the others),
+    so the masking costs no extra pass over the outputs: conv2d + bias + ReLU is one oneDNN
+    primitive and the max one `max_pool2d` over the whole length. Exact only with ReLU (every
+    pooled value is >= 0, so the penalised windows' 0 never changes the max).
+    """
+
+    def __init__(self, *args, channel: int = 0, channels: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.padding != "valid" or self.activation is not tf_keras.activations.relu:
+            raise ValueError("MaxOverTimeConv needs padding='valid' and activation='relu'")
+        self.channel, self.channels = channel, channels
+
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        super().build(shape[:-1].concatenate([shape[-1] - self.channels]))
+        self.input_spec = None
+
+    def call(self, inputs):
+        width = self.kernel_size[0]
+        penalty = np.zeros((width, self.channels, self.filters), np.float32)
+        penalty[:, self.channel] = 1
+        kernel = tf.concat([tf.cast(self.kernel, self.compute_dtype),
+                            tf.constant(penalty, self.compute_dtype)], axis=1)
+        outputs = tf.nn.conv2d(inputs[:, tf.newaxis], kernel[tf.newaxis], strides=1,
+                               padding="VALID")
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        outputs = tf.nn.relu(outputs)
+        if inputs.shape[1] is None:
+            return tf.reduce_max(outputs, axis=[1, 2])
+        return tf.nn.max_pool2d(outputs, [1, inputs.shape[1] - width + 1], 1, "VALID")[:, 0, 0]
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:1].concatenate([self.filters])
+
+    def get_config(self):
+        return {**super().get_config(), "channel": self.channel, "channels": self.channels}
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
@@ -248,16 +332,36 @@ def _embedding(embedding_matrix, vocabulary_size: int, trainable: bool) -> layer
 
 def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
             trainable_embeddings: bool = True, filter_sizes=(3, 4, 5), filters: int = 100,
-            dropout: float = 0.5, name: str = "kim_cnn") -> tf_keras.Model:
-    """Kim (2014): parallel convolutions of several widths, max over time, dropout, softmax."""
+            dropout: float = 0.5, formulation: str | None = None,
+            name: str = "kim_cnn") -> tf_keras.Model:
+    """Kim (2014): parallel convolutions of several widths, max over time, dropout, softmax.
+
+    Two formulations give the same outputs from the same weights: "packed" (the rows back to
+    back, segment max: no convolution of padding, fastest in float32) and "padded"
+    (`WindowPenalties` + `MaxOverTimeConv`: conv2d + ReLU + `max_pool2d` over all
+    positions, oneDNN primitives only, fastest in bfloat16). None: "padded" when the
+    Keras dtype policy computes in bfloat16, else "packed".
+    """
+    if formulation is None:
+        bfloat16 = tf_keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
+        formulation = "padded" if bfloat16 else "packed"
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, not {formulation!r}")
     texts = layers.Input(shape=(), dtype=tf.string, name="text")
     ids = vectorizer(texts)  # [batch, T]
-    gap = max(filter_sizes) - 1
-    packed = PackRows(gap, min_length=1)(ids)
     embedding = _embedding(embedding_matrix, vectorizer.vocabulary_size(), trainable_embeddings)
-    x = ZeroPadVectors()([embedding(packed), packed])
-    pooled = [PackedKMaxPooling(1, width, gap, min_length=1, padding="valid")(
-        [Conv1DAsConv2D(filters, width, activation="relu")(x), ids]) for width in filter_sizes]
+    if formulation == "padded":
+        x = WindowPenalties(filter_sizes)([embedding(ids), ids])
+        pooled = [MaxOverTimeConv(filters, width, activation="relu", channel=channel,
+                                  channels=len(filter_sizes))(x)
+                  for channel, width in enumerate(filter_sizes)]
+    else:
+        gap = max(filter_sizes) - 1
+        packed = PackRows(gap, min_length=1)(ids)
+        x = ZeroPadVectors()([embedding(packed), packed])
+        pooled = [PackedKMaxPooling(1, width, gap, min_length=1, padding="valid")(
+            [Conv1DAsConv2D(filters, width, activation="relu")(x), ids])
+            for width in filter_sizes]
     x = layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities",
