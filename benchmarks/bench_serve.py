@@ -15,7 +15,9 @@ in a subprocess started as `tl-text serve --port 0`.
 3. Throughput: docs/s of `--clients` (8) concurrent clients, one keep-alive connection each,
    `--docs-per-request` (8) reviews a request, against the offline docs/s of the same export
    in this process (`ExportedModel.predict`, batch 256, median of 3); the model calls' batch
-   sizes are read from GET /metrics.
+   sizes are read from GET /metrics. The clients are threads of this process on raw keep-alive
+   sockets with pre-encoded requests (`KeepAliveClient`), so they take little of the cores
+   the server runs on.
 
 `--baseline-pythonpath DIR` also runs the burst and the throughput test against the server of
 another checkout (e.g. the http.server version, commit 659ac98), same texts, same process.
@@ -218,6 +220,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--docs-per-request", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-threads", default="1",
+                        help="tl-text serve --model-threads: model calls that may run at once")
     parser.add_argument("--baseline-pythonpath", help="a checkout whose server is measured too")
     args = parser.parse_args()
 
@@ -231,7 +235,8 @@ def main() -> None:
         offline, runs, _ = docs_per_second(lambda t: exported.predict(t, 256), texts,
                                            args.repeats)
         print(f"offline: {offline:,.0f} docs/s (runs {', '.join(f'{r:,.0f}' for r in runs)})")
-        server, url = start_server(base, "--request-timeout", "5")
+        server, url = start_server(base, "--request-timeout", "5",
+                                   "--model-threads", args.model_threads)
         try:
             body = json.dumps({"instances": texts[:args.docs_per_request]}).encode()
             predict_once(url, body)  # warm-up

@@ -380,6 +380,7 @@ def test_metrics_count_requests_by_route_and_status(server):
     ("--idle-timeout", "0", "must be above 0 and at most 86400, got 0"),
     ("--request-timeout", "nan", "must be above 0 and at most 86400, got nan"),
     ("--backlog", "70000", "must be at least 1 and at most 65535, got 70000"),
+    ("--model-threads", "0", "must be at least 1 and at most 64, got 0"),
     ("--max-batch", "many", "must be a number, got 'many'"),
     ("--graceful-timeout", "-1", "must be above 0 and at most 86400, got -1")])
 def test_server_options_out_of_range_are_option_errors(option, value, message, tmp_path,

@@ -175,10 +175,9 @@ class Batcher:
     The first waiting request is sent with those behind it (same model version) once they
     hold `max_batch_size` texts or `max_wait` seconds after it arrived; a request larger than
     `max_batch_size` goes alone. Requests that arrive while the model is busy wait together
-    for the next free call. The model runs in `model_threads` worker threads, so the event
-    loop keeps answering and one call's single-threaded steps (tokenisation) overlap another's
-    convolutions. If a merged call fails, its requests are retried one by one, so an error
-    fails only the requests that cause it.
+    for the next free call. The model runs in `model_threads` worker threads (calls at once),
+    so the event loop keeps answering. If a merged call fails, its requests are retried one by
+    one, so an error fails only the requests that cause it.
     """
 
     def __init__(self, max_batch_size: int, max_wait: float, metrics: Metrics,
