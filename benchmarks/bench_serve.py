@@ -15,7 +15,9 @@ in a subprocess started as `tl-text serve --port 0`.
 3. Throughput: docs/s of `--clients` (8) concurrent clients, one keep-alive connection each,
    `--docs-per-request` (8) reviews a request, against the offline docs/s of the same export
    in this process (`ExportedModel.predict`, batch 256, median of 3); the model calls' batch
-   sizes are read from GET /metrics.
+   sizes are read from GET /metrics. The clients are threads of this process on raw keep-alive
+   sockets with pre-encoded requests (`KeepAliveClient`), so they take little of the cores
+   the server runs on.
 
 `--baseline-pythonpath DIR` also runs the burst and the throughput test against the server of
 another checkout (e.g. the http.server version, commit 659ac98), same texts, same process.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import re
 import socket
 import statistics
 import tempfile
@@ -119,22 +122,62 @@ def slowloris(url: str, connections: int, stop: threading.Event) -> list[int]:
     return dropped
 
 
+class KeepAliveClient:
+    """A minimal HTTP/1.1 client on one keep-alive socket: requests are sent as pre-encoded
+    bytes and only the status line and Content-Length of an answer are parsed, so the
+    benchmark's clients, which share the server's cores, take as little CPU as they can."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.head = (f"POST {parts.path}:predict HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: ")
+        self.socket = socket.create_connection((parts.hostname, parts.port), timeout=60)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def request(self, body: bytes) -> bytes:
+        """The pre-encoded request for `body`."""
+        return f"{self.head}{len(body)}\r\n\r\n".encode() + body
+
+    def predict(self, request: bytes) -> bool:
+        """Send one pre-encoded request; whether it was answered 200."""
+        self.socket.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)\r\ncontent-length: *([0-9]+)", head)[1])
+        while len(self.buffer) < length:
+            self._receive()
+        self.buffer = self.buffer[length:]
+        return head.startswith(b"HTTP/1.1 200 ")
+
+    def _receive(self) -> None:
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+
 def throughput(url: str, texts: list[str], clients: int, docs: int) -> float:
-    parts = urlsplit(url)
+    """docs/s of `clients` threads, each with its own keep-alive connection
+    (`KeepAliveClient`), sending the texts `docs` a request."""
     bodies = [json.dumps({"instances": texts[i:i + docs]}).encode()
               for i in range(0, len(texts), docs)]
-    next_body, lock, failed = iter(bodies), threading.Lock(), []
+    connections = [KeepAliveClient(url) for _ in range(clients)]
+    requests = [connections[0].request(body) for body in bodies]
+    next_request, lock, failed = iter(requests), threading.Lock(), []
 
     def client():
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        with lock:
+            connection = connections.pop()
         while True:
             with lock:
-                body = next(next_body, None)
-            if body is None:
+                request = next(next_request, None)
+            if request is None:
                 break
-            if not predict_once(url, body, connection)[0]:
-                failed.append(body)
-        connection.close()
+            if not connection.predict(request):
+                failed.append(request)
+        connection.socket.close()
 
     rate = len(texts) / run_clients(client, clients)
     print(f"REST: {len(bodies):,} requests of {docs} reviews from {clients} clients: "
@@ -177,6 +220,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--docs-per-request", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-threads", default="1",
+                        help="tl-text serve --model-threads: model calls that may run at once")
     parser.add_argument("--baseline-pythonpath", help="a checkout whose server is measured too")
     args = parser.parse_args()
 
@@ -190,7 +235,8 @@ def main() -> None:
         offline, runs, _ = docs_per_second(lambda t: exported.predict(t, 256), texts,
                                            args.repeats)
         print(f"offline: {offline:,.0f} docs/s (runs {', '.join(f'{r:,.0f}' for r in runs)})")
-        server, url = start_server(base, "--request-timeout", "5")
+        server, url = start_server(base, "--request-timeout", "5",
+                                   "--model-threads", args.model_threads)
         try:
             body = json.dumps({"instances": texts[:args.docs_per_request]}).encode()
             predict_once(url, body)  # warm-up

@@ -322,6 +322,38 @@ def test_a_model_error_fails_only_the_requests_that_cause_it(base):
     assert batcher.metrics.model_calls == 4 and batcher.metrics.model_errors == 2  # 1 + 3 alone
 
 
+class MeetsAnother:
+    """The exported model, made to answer only when two calls run at the same time."""
+
+    def __init__(self, model, timeout: float):
+        self.model, self.meeting = model, threading.Barrier(2, timeout=timeout)
+
+    def predict_columns(self, texts):
+        self.meeting.wait()  # BrokenBarrierError unless another call is running
+        return self.model.predict_columns(texts)
+
+
+@pytest.mark.parametrize("model_threads, answered", [(2, 2), (1, 0)])
+def test_model_threads_run_calls_at_once(base, model_threads, answered):
+    from tl_text.export.rest import Batcher, Metrics
+
+    model = MeetsAnother(load_exported(base), timeout=30 if model_threads == 2 else 2)
+    batcher = Batcher(max_batch_size=2, max_wait=0, metrics=Metrics(),
+                      model_threads=model_threads)
+
+    async def two_calls():
+        async with batcher.running():
+            return await asyncio.gather(batcher.predict(model, TEXTS[:2]),
+                                        batcher.predict(model, TEXTS[1:]),
+                                        return_exceptions=True)
+
+    replies = asyncio.run(two_calls())
+    expected = model.model.predict_columns(TEXTS)
+    assert [reply["label"] for reply in replies if isinstance(reply, dict)] == [
+        expected["label"][:2], expected["label"][1:]][:answered]
+    assert batcher.metrics.model_calls >= 2
+
+
 def test_metrics_count_requests_by_route_and_status(server):
     _assert_serves(server)
     _call(f"{server.url}/versions/9")
@@ -348,6 +380,7 @@ def test_metrics_count_requests_by_route_and_status(server):
     ("--idle-timeout", "0", "must be above 0 and at most 86400, got 0"),
     ("--request-timeout", "nan", "must be above 0 and at most 86400, got nan"),
     ("--backlog", "70000", "must be at least 1 and at most 65535, got 70000"),
+    ("--model-threads", "0", "must be at least 1 and at most 64, got 0"),
     ("--max-batch", "many", "must be a number, got 'many'"),
     ("--graceful-timeout", "-1", "must be above 0 and at most 86400, got -1")])
 def test_server_options_out_of_range_are_option_errors(option, value, message, tmp_path,

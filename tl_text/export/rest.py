@@ -174,13 +174,16 @@ class Batcher:
 
     The first waiting request is sent with those behind it (same model version) once they
     hold `max_batch_size` texts or `max_wait` seconds after it arrived; a request larger than
-    `max_batch_size` goes alone. The model runs in a worker thread, so the event loop keeps
-    answering. If a merged call fails, its requests are retried one by one, so an error fails
-    only the requests that cause it.
+    `max_batch_size` goes alone. Requests that arrive while the model is busy wait together
+    for the next free call. The model runs in `model_threads` worker threads (calls at once),
+    so the event loop keeps answering. If a merged call fails, its requests are retried one by
+    one, so an error fails only the requests that cause it.
     """
 
-    def __init__(self, max_batch_size: int, max_wait: float, metrics: Metrics):
+    def __init__(self, max_batch_size: int, max_wait: float, metrics: Metrics,
+                 model_threads: int = 1):
         self.max_batch_size, self.max_wait, self.metrics = max_batch_size, max_wait, metrics
+        self.model_threads = model_threads
         self._waiting: deque[_Waiting] = deque()
         self._arrived: asyncio.Event | None = None
 
@@ -188,7 +191,7 @@ class Batcher:
     async def running(self, app: Starlette | None = None):
         """Run the batching task and its model thread while the app is up (a lifespan)."""
         self._arrived = asyncio.Event()
-        with ThreadPoolExecutor(1, thread_name_prefix="model") as executor:
+        with ThreadPoolExecutor(self.model_threads, thread_name_prefix="model") as executor:
             task = asyncio.create_task(self._run(executor), name="batcher")
             try:
                 yield
@@ -208,16 +211,26 @@ class Batcher:
 
     async def _run(self, executor: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            while not self._waiting:
-                self._arrived.clear()
-                await self._arrived.wait()
-            deadline = self._waiting[0].arrived + self.max_wait
-            while self._ready() < self.max_batch_size and loop.time() < deadline:
-                self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
-            await self._call(self._take(), executor)
+        free = asyncio.Semaphore(self.model_threads)
+        calls: set[asyncio.Task] = set()
+        try:
+            while True:
+                await free.acquire()
+                while not self._waiting:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+                deadline = self._waiting[0].arrived + self.max_wait
+                while self._ready() < self.max_batch_size and loop.time() < deadline:
+                    self._arrived.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
+                call = asyncio.create_task(self._call(self._take(), executor))
+                calls.add(call)
+                call.add_done_callback(lambda done: (calls.discard(done), free.release()))
+        finally:
+            for call in calls:
+                call.cancel()
+            await asyncio.gather(*calls, return_exceptions=True)
 
     def _ready(self) -> int:
         """Texts of the requests that the next call would take (at most one batch's worth)."""

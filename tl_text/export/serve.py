@@ -125,18 +125,20 @@ def make_server(base_path: str | Path, host: str = "127.0.0.1", port: int = 8501
                 max_body_bytes: int = 10 * 2**20, poll_seconds: float = 2.0,
                 batch_size: int = 256, batch_wait: float = 0.002, idle_timeout: float = 15.0,
                 request_timeout: float = 30.0, backlog: int = 2048,
-                graceful_timeout: float = 30.0) -> ModelServer:
+                graceful_timeout: float = 30.0, model_threads: int = 1) -> ModelServer:
     """Load the highest version under `base_path` and listen on `host:port` (0: any free port).
 
     `model_name` (the NAME in the URLs) defaults to the base path's folder name. A request
     holds at most `max_batch` texts and `max_body_bytes`; concurrent requests are merged into
-    model calls of up to `batch_size` texts, waiting at most `batch_wait` seconds for company.
+    model calls of up to `batch_size` texts, waiting at most `batch_wait` seconds for company;
+    up to `model_threads` calls run at once.
     A connection is closed after `idle_timeout` seconds without a request; a request must
     arrive whole within `request_timeout` seconds (else 408). On shutdown, requests in flight
     get `graceful_timeout` seconds to finish.
     """
     for name, value in (("max_batch", max_batch), ("max_body_bytes", max_body_bytes),
-                        ("batch_size", batch_size), ("backlog", backlog)):
+                        ("batch_size", batch_size), ("backlog", backlog),
+                        ("model_threads", model_threads)):
         if value < 1:
             raise ConfigError(f"{name} must be positive, got {value}")
     for name, value in (("poll_seconds", poll_seconds), ("idle_timeout", idle_timeout),
@@ -153,7 +155,7 @@ def make_server(base_path: str | Path, host: str = "127.0.0.1", port: int = 8501
     served = LatestVersion(base_path, poll_seconds)
     sock = _listen(host, port, backlog)
     rest = RestApp(served, model_name or served.base_path.name, max_batch, max_body_bytes,
-                   Batcher(batch_size, batch_wait, Metrics()))
+                   Batcher(batch_size, batch_wait, Metrics(), model_threads))
     config = uvicorn.Config(
         rest.app, http=functools.partial(GuardedHttpProtocol, request_timeout=request_timeout),
         ws="none", lifespan="on", timeout_keep_alive=idle_timeout, backlog=backlog,
@@ -223,6 +225,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "to this size")
     parser.add_argument("--batch-wait-ms", type=in_range(float, 0, 1000), default=2.0,
                         help="how long a request may wait for others to share its model call")
+    parser.add_argument("--model-threads", type=in_range(int, 1, 64), default=1,
+                        help="model calls that may run at once (each on merged requests)")
     parser.add_argument("--idle-timeout", type=SECONDS, default=15.0,
                         help="seconds before a connection without requests is closed")
     parser.add_argument("--request-timeout", type=SECONDS,
@@ -242,7 +246,8 @@ def run_from_args(args: argparse.Namespace) -> None:
     server = make_server(args.model_base_path, args.host, args.port, args.model_name,
                          args.max_batch, args.max_body_bytes, args.poll_seconds,
                          args.batch_size, args.batch_wait_ms / 1000, args.idle_timeout,
-                         args.request_timeout, args.backlog, args.graceful_timeout)
+                         args.request_timeout, args.backlog, args.graceful_timeout,
+                         args.model_threads)
     print(f"serving version {server.served.model.version} at {server.url} (Ctrl-C stops)",
           flush=True)
     try:
