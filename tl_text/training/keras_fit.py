@@ -88,6 +88,13 @@ class EarlyStopping(tf_keras.callbacks.EarlyStopping):
         self.best_weights = weights or None
 
 
+def backup(checkpoint_dir: str | Path, checkpoint_every: int) -> "Backup":
+    """The checkpointing callback: every epoch, and every `checkpoint_every` steps if > 0."""
+    if checkpoint_every < 0:
+        raise ConfigError(f"checkpoint_every must be 0 or more steps, not {checkpoint_every}")
+    return Backup(str(checkpoint_dir), save_freq=checkpoint_every or "epoch")
+
+
 class Backup(tf_keras.callbacks.BackupAndRestore):
     """BackupAndRestore that saves every `save_freq` steps and also at every epoch end."""
 
@@ -130,7 +137,7 @@ def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = N
         callbacks.append(EarlyStopping(min_epochs, state_dir, monitor="val_loss",
                                        patience=patience, restore_best_weights=True))
     if checkpoint_dir is not None:
-        callbacks.append(Backup(str(checkpoint_dir), save_freq=checkpoint_every or "epoch"))
+        callbacks.append(backup(checkpoint_dir, checkpoint_every))
     start = time.perf_counter()
     history = model.fit(text_batches(train, batch_size, shuffle_seed=seed),
                         validation_data=None if valid is None else text_batches(valid, 256),

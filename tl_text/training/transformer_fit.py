@@ -23,7 +23,7 @@ from tl_text.data.dataset import TextDataset
 from tl_text.errors import ConfigError
 from tl_text.models.transformer import TransformerClassifier
 from tl_text.training.distribute import scaled, scope
-from tl_text.training.keras_fit import Backup, FitResult
+from tl_text.training.keras_fit import FitResult, backup
 from tl_text.training.schedules import WarmupLinearDecay
 
 TRAINERS = ("native", "ktrain")
@@ -71,7 +71,7 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
                 optimizer=optimizer, metrics=["accuracy"],
                 loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         callbacks = [] if checkpoint_dir is None else [
-            Backup(str(checkpoint_dir), save_freq=checkpoint_every or "epoch")]
+            backup(checkpoint_dir, checkpoint_every)]
         history = classifier.model.fit(
             token_batches(classifier, train, batch_size, shuffle_seed=seed,
                           bucket_by_length=bucket_by_length), epochs=epochs,
@@ -121,7 +121,9 @@ def token_batches(classifier: TransformerClassifier, dataset: TextDataset, batch
     names = classifier.input_names
     spec = ({n: tf.TensorSpec([None, None], tf.int32) for n in names},
             tf.TensorSpec([None], tf.int32))
-    return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
+    batch_count = math.ceil(len(rows) / batch_size)  # known to Keras: checkpoints need it
+    return tf.data.Dataset.from_generator(batches, output_signature=spec).apply(
+        tf.data.experimental.assert_cardinality(batch_count)).prefetch(2)
 
 
 # --- ktrain ---------------------------------------------------------------------------------
