@@ -150,7 +150,7 @@ def fit(model: tf_keras.Model, train: TextDataset, valid: TextDataset | None = N
         hist = callbacks[0].history
     ran = len(hist["loss"])
     best = int(np.argmin(hist["val_loss"])) if valid is not None else ran - 1
-    return FitResult(hist, best, seconds / ran)
+    return FitResult(hist, best, seconds / len(history.history["loss"]))  # this run's epochs
 
 
 def predict_proba(model: tf_keras.Model, texts: list[str], batch_size: int = 256) -> np.ndarray:
