@@ -23,6 +23,7 @@ from tl_text.training.distribute import get_strategy, scaled
 WORKER = Path(__file__).with_name("distribute_worker.py")
 ROOT = WORKER.parents[1]
 NOISE = 0.1
+TIMEOUT = 300  # a safety net only: each fit takes 20-60 s on 2 idle cores
 
 
 def _command(out: Path, data_dir: Path, *options: str) -> list[str]:
@@ -35,7 +36,7 @@ def _env(**extra) -> dict:
 
 def _run(out: Path, data_dir: Path, *options: str, **env) -> dict:
     done = subprocess.run(_command(out, data_dir, *options), env=_env(**env),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(np.load(out))
 
@@ -91,9 +92,13 @@ def test_two_worker_cluster_on_localhost(single, tmp_path, data_dir):
         env=_env(TF_CONFIG=json.dumps({"cluster": cluster,
                                        "task": {"type": "worker", "index": i}})),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
-    for worker in workers:
-        _, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err[-3000:]
+    try:
+        for worker in workers:
+            _, err = worker.communicate(timeout=TIMEOUT)
+            assert worker.returncode == 0, err[-3000:]
+    finally:
+        for worker in workers:
+            worker.kill()
     chief, other = (dict(np.load(tmp_path / f"worker{i}.npz")) for i in range(2))
     for a, b in zip(_weights(chief), _weights(other), strict=True):
         np.testing.assert_array_equal(a, b)  # one model, replicated
@@ -110,23 +115,25 @@ def test_a_fit_killed_midway_resumes_from_its_checkpoint(single, tmp_path, data_
                "--verbose", "2")
     first = subprocess.Popen(_command(tmp_path / "out.npz", data_dir, *options), env=_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + TIMEOUT
 
     def wait_for(condition, what: str) -> None:
         while not condition():
             assert first.poll() is None and time.monotonic() < deadline, f"no {what}"
             time.sleep(0.1)
 
-    wait_for(lambda: list(checkpoints.glob("*/callbacks-local/early_stopping-0.npz")),
-             "first epoch")
-    index = next(checkpoints.glob("*/chief/checkpoint"))
-    saved = index.stat().st_mtime_ns
-    wait_for(lambda: index.stat().st_mtime_ns != saved, "checkpoint after the first epoch")
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    try:
+        wait_for(lambda: list(checkpoints.glob("*/callbacks-local/early_stopping-0.npz")),
+                 "first epoch")
+        index = next(checkpoints.glob("*/chief/checkpoint"))
+        saved = index.stat().st_mtime_ns
+        wait_for(lambda: index.stat().st_mtime_ns != saved, "checkpoint after the first epoch")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
     assert not (tmp_path / "out.npz").exists()
     done = subprocess.run(_command(tmp_path / "out.npz", data_dir, *options), env=_env(),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Epoch 1/3" not in done.stdout and "Epoch 3/3" in done.stdout
     result = dict(np.load(tmp_path / "out.npz"))
