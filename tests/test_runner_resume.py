@@ -132,3 +132,21 @@ def test_a_bad_out_is_refused_before_any_work(command, bad, tmp_path, monkeypatc
     assert (f"{blocker} is a file, not a folder" if bad != "read-only"
             else f"cannot write in the folder {blocker}") in err
     assert file.read_text() == "keep me" and not (tmp_path / "data").exists()
+
+
+def test_results_from_before_the_distribution_options_still_resume(tmp_path):
+    """Results written before --strategy and --checkpoint-* existed resume with
+    --strategy default; another strategy is another configuration."""
+    from dataclasses import asdict
+
+    from tl_text.errors import ConfigError
+    from tl_text.experiments.report import earlier_results
+
+    config = asdict(transfer.TransferConfig(out=str(tmp_path)))
+    older = {k: v for k, v in config.items()
+             if k not in ("strategy", "checkpoint_dir", "checkpoint_every")}
+    (tmp_path / "results.json").write_text(json.dumps({"config": older, "rows": [],
+                                                       "units": []}))
+    assert earlier_results(tmp_path, {**config, "checkpoint_every": 100})["units"] == []
+    with pytest.raises(ConfigError, match="differing in strategy"):
+        earlier_results(tmp_path, {**config, "strategy": "mirrored"})

@@ -212,3 +212,19 @@ def test_bfloat16_training_keeps_float32_weights_and_policy(tiny_electra, review
     np.testing.assert_allclose(loaded.predict_proba(test.texts), probabilities, atol=1e-2)
     with pytest.raises(ConfigError, match="precision must be one of"):
         TransformerTextClassifier(str(tiny_electra), precision="float16").fit(train)
+
+
+def test_checkpoints_leave_the_transformer_fit_unchanged(tiny_electra, reviews, tmp_path):
+    """Checkpoints every 2 steps and every epoch: the very weights of the plain fit, and the
+    checkpoint folder is gone once the fit ends; ktrain has no checkpoints."""
+    fits = []
+    for checkpoints in (None, tmp_path / "ckpt"):
+        clf = TransformerClassifier.from_pretrained(tiny_electra, ("neg", "pos"), max_length=32)
+        fit_transformer(clf, reviews[0], None, epochs=2, batch_size=8, learning_rate=1e-3,
+                        verbose=0, checkpoint_dir=checkpoints, checkpoint_every=2)
+        fits.append(clf.model.get_weights())
+    for plain, checkpointed in zip(*fits, strict=True):
+        np.testing.assert_array_equal(plain, checkpointed)
+    assert not (tmp_path / "ckpt").exists()
+    with pytest.raises(ConfigError, match="ktrain trainer"):
+        fit_transformer(clf, reviews[0], trainer="ktrain", checkpoint_dir=tmp_path / "ckpt")

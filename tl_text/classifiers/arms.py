@@ -45,6 +45,7 @@ from tl_text.errors import ConfigError
 from tl_text.export.savedmodel import versions
 from tl_text.models.precision import PRECISIONS
 from tl_text.training import accuracy
+from tl_text.training.distribute import STRATEGIES
 
 CNN_ARMS = ("glove", "amazon-emb", "gensim-emb", "finetune", "denil", "kim")
 LINEAR_ARMS = ("tfidf-lr", "nb-lr")
@@ -84,6 +85,15 @@ class ArmOptions:
                                         "at it", ("constant", "onecycle"))
     precision: str = _option("float32", "CNN compute precision (source CNN too): bfloat16 "
                                         "runs on the CPU's bf16 units", PRECISIONS)
+    strategy: str = _option("default", "tf.distribute strategy of every CNN and transformer "
+                                       "fit: mirrored (local devices) or multiworker (reads "
+                                       "TF_CONFIG); batch sizes and rates are per replica and "
+                                       "scale with the replicas", STRATEGIES)
+    checkpoint_every: int = _option(0, "also checkpoint CNN and transformer fits every N "
+                                       "steps (0: at epoch ends only)")
+    checkpoint_dir: str | None = _option(None, "checkpoints of unfinished fits; a rerun of the "
+                                               "same command resumes from them (default: "
+                                               "<models_dir>/checkpoints)")
     source: str = _option("amazon", "source corpus of the transfer arms (a corpus name or file)")
     source_epochs: int = _option(8)
     source_fraction: float = _option(1.0, "stratified share of the source corpus for the "
@@ -162,7 +172,7 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         options.pretrained, options.max_length, options.truncation, options.bert_epochs,
         options.bert_batch_size, options.bert_learning_rate, options.trainer,
         init_from=sources.transformer() if arm == "bert-transfer" else None, seed=seed,
-        verbose=options.verbose)
+        verbose=options.verbose, **distribution(options))
 
 
 def _hub_module(arm: str) -> str:
@@ -189,7 +199,15 @@ def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNCla
         patience=options.patience, min_epochs=options.min_epochs,
         batch_size=options.batch_size, learning_rate=options.learning_rate,
         schedule=options.schedule, validation=options.validation,
-        precision=options.precision, seed=seed, verbose=options.verbose)
+        precision=options.precision, seed=seed, verbose=options.verbose,
+        **distribution(options))
+
+
+def distribution(options: ArmOptions) -> dict:
+    """The strategy and checkpoint options of a CNN or transformer classifier."""
+    return {"strategy": options.strategy, "checkpoint_every": options.checkpoint_every,
+            "checkpoint_dir": options.checkpoint_dir
+            or str(Path(options.models_dir) / "checkpoints")}
 
 
 class Sources:
@@ -218,7 +236,8 @@ class Sources:
                 o.model, self.vectors(), max_tokens=o.max_tokens, sequence_length=o.sequence_length,
                 epochs=o.source_epochs, patience=o.patience, min_epochs=0,
                 batch_size=o.batch_size, learning_rate=o.learning_rate,
-                validation=o.validation, precision=o.precision, seed=0, verbose=o.verbose)
+                validation=o.validation, precision=o.precision, seed=0, verbose=o.verbose,
+                **distribution(o))
             self._cnn = self._cached(classifier, data, o.model, "source", f"a {o.model} CNN")
             vectors = Path(self.vectors()).name.split(".")[0]
             tuned = (Path(o.embeddings_dir) /
@@ -238,7 +257,8 @@ class Sources:
             data = self._data(o.bert_source_fraction)
             classifier = TransformerTextClassifier(
                 o.pretrained, o.max_length, o.truncation, o.bert_source_epochs,
-                o.bert_batch_size, o.bert_learning_rate, o.trainer, seed=0, verbose=o.verbose)
+                o.bert_batch_size, o.bert_learning_rate, o.trainer, seed=0, verbose=o.verbose,
+                **distribution(o))
             self._transformer = self._cached(classifier, data, Path(o.pretrained).name,
                                              "transformer source", o.pretrained, hold_out=True)
         return self._transformer
@@ -355,6 +375,7 @@ def _key(classifier: TextClassifier, data: TextDataset) -> str:
     from tl_text.models.cnn import VERSION
 
     settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
-    if settings.get("precision") == "float32":  # the cache keys from before the option
-        del settings["precision"]
+    for option, default in (("precision", "float32"), ("strategy", "default")):
+        if settings.get(option) == default:  # the cache keys from before the option
+            del settings[option]
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

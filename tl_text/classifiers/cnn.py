@@ -10,14 +10,20 @@ learns a vocabulary on the training texts ("words": GloVe-style words; "wordpiec
 random with `embedding_dim` when `vectors` is None) and trains the network. With `init_from`
 (a fitted CNNClassifier or the path of a saved one), the source's tuned word vectors replace
 the pretrained ones ("embeddings"), and with `transfer="network"` every other weight is
-copied from the source too (same architecture, any vocabulary). `precision="bfloat16"`
-trains and runs the network with bfloat16 compute (`tl_text.models.precision`); its
-variables and probabilities stay float32.
+copied from the source too (same architecture, any vocabulary). `strategy` ("default",
+"mirrored" or "multiworker", `tl_text.training.distribute`) builds and trains the network in
+that tf.distribute strategy, `batch_size` and `learning_rate` per replica (both scale with
+the replicas). With `checkpoint_dir`, the fit checkpoints every epoch (and every
+`checkpoint_every` steps) in a subfolder keyed by the config and the data, and a fit killed
+midway resumes there when run again. `precision="bfloat16"` trains and runs the network
+with bfloat16 compute (`tl_text.models.precision`); its variables and probabilities stay
+float32.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -47,8 +53,11 @@ class CNNClassifier(TextClassifier):
                  trainable_embeddings: bool = True, epochs: int = 20, patience: int = 2,
                  min_epochs: int = 4, batch_size: int = 32, learning_rate: float = 1e-3,
                  schedule: str = "constant", validation: float = 0.1,
-                 precision: str = "float32", seed: int = 0, verbose: int = 0):
+                 precision: str = "float32", strategy: str = "default",
+                 checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 0,
+                 seed: int = 0, verbose: int = 0):
         from tl_text.models.precision import check_precision
+        from tl_text.training.distribute import check_strategy
 
         for name, value, allowed in (("architecture", architecture, ARCHITECTURES),
                                      ("tokens", tokens, TOKENS),
@@ -58,6 +67,7 @@ class CNNClassifier(TextClassifier):
         if architecture == "denil" and tokens != "words":
             raise ConfigError("the Denil CNN splits sentences into words: use tokens='words'")
         check_precision(precision)
+        check_strategy(strategy)
         self.architecture, self.vectors, self.init_from = architecture, vectors, init_from
         self.transfer, self.tokens, self.max_tokens = transfer, tokens, max_tokens
         self.sequence_length, self.embedding_dim = sequence_length, embedding_dim
@@ -65,7 +75,8 @@ class CNNClassifier(TextClassifier):
         self.epochs, self.patience, self.min_epochs = epochs, patience, min_epochs
         self.batch_size, self.learning_rate = batch_size, learning_rate
         self.schedule, self.validation, self.precision = schedule, validation, precision
-        self.seed, self.verbose = seed, verbose
+        self.strategy, self.checkpoint_dir = strategy, checkpoint_dir
+        self.checkpoint_every, self.seed, self.verbose = checkpoint_every, seed, verbose
 
     def get_config(self) -> dict[str, Any]:
         source = self.init_from
@@ -79,7 +90,7 @@ class CNNClassifier(TextClassifier):
                 "patience": self.patience, "min_epochs": self.min_epochs,
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                 "schedule": self.schedule, "validation": self.validation,
-                "precision": self.precision, "seed": self.seed}
+                "precision": self.precision, "strategy": self.strategy, "seed": self.seed}
 
     # --- fitting --------------------------------------------------------------------------
 
@@ -87,24 +98,38 @@ class CNNClassifier(TextClassifier):
         import tf_keras
 
         from tl_text.training import fit
+        from tl_text.training.distribute import get_strategy, scope
 
+        strategy = get_strategy(self.strategy)
         source = self._source()  # before seeding: loading one builds a network
         tf_keras.utils.set_random_seed(self.seed)
         if valid is None:
             train, valid = train.split(self.validation, seed=self.seed)
         vectorizer, self.vocabulary_ = self._vectorizer(train.texts)
         matrix, notes = self._matrix(source)
-        self.model_ = self._network(vectorizer, matrix, len(train.label_names))
-        if source is not None and self.transfer == "network":
-            notes += _copy_non_embedding_weights(source.model_, self.model_)
+        with scope(strategy):
+            self.model_ = self._network(vectorizer, matrix, len(train.label_names))
+            if source is not None and self.transfer == "network":
+                notes += _copy_non_embedding_weights(source.model_, self.model_)
         result = fit(self.model_, train, valid, self.epochs, self.batch_size,
                      self.learning_rate, self.patience, seed=self.seed, verbose=self.verbose,
-                     schedule=self.schedule, min_epochs=self.min_epochs)
+                     schedule=self.schedule, min_epochs=self.min_epochs, strategy=strategy,
+                     checkpoint_dir=self._checkpoints(train, valid),
+                     checkpoint_every=self.checkpoint_every)
         return {"epochs": result.best_epoch + 1,
                 "seconds_per_epoch": round(result.seconds_per_epoch, 2),
                 "validation_accuracy": round(result.history["val_accuracy"][result.best_epoch],
                                              4),
                 "notes": "; ".join(notes)}
+
+    def _checkpoints(self, train: TextDataset, valid: TextDataset) -> Path | None:
+        """The fit's checkpoint folder under `checkpoint_dir`, named by a hash of the config
+        and of the training and validation documents: the same command finds it again."""
+        if self.checkpoint_dir is None:
+            return None
+        key = hashlib.sha1(json.dumps([self.get_config(), train.ids, valid.ids],
+                                      sort_keys=True).encode()).hexdigest()[:12]
+        return Path(self.checkpoint_dir) / f"cnn-{self.architecture}-{key}"
 
     def _source(self) -> "CNNClassifier | None":
         source = self.init_from

@@ -10,6 +10,8 @@ tokenizer); exports tokenise in the graph (`tl_text.export.wordpiece`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -57,7 +59,9 @@ class TransformerTextClassifier(_TransformerBase):
     """Fine-tunes every weight of `pretrained` (or of the saved classifier `init_from`):
     native AdamW with warm-up, or ktrain's one-cycle policy (`trainer`). `precision`
     "bfloat16" builds the network under Keras `mixed_bfloat16` (bfloat16 compute, float32
-    weights), for training, prediction and a reloaded classifier alike."""
+    weights), for training, prediction and a reloaded classifier alike. `strategy`,
+    `checkpoint_dir` and `checkpoint_every`: as for `CNNClassifier` (checkpoints: native
+    trainer only)."""
 
     kind = "transformer"
 
@@ -65,7 +69,14 @@ class TransformerTextClassifier(_TransformerBase):
                  truncation: str = "head+tail", epochs: int = 3, batch_size: int = 16,
                  learning_rate: float = 5e-5, trainer: str = "native",
                  init_from: "TransformerTextClassifier | str | os.PathLike | None" = None,
-                 seed: int = 0, verbose: int = 0, precision: str = "float32"):
+                 seed: int = 0, verbose: int = 0, precision: str = "float32",
+                 strategy: str = "default", checkpoint_dir: str | os.PathLike | None = None,
+                 checkpoint_every: int = 0):
+        from tl_text.training.distribute import check_strategy
+
+        check_strategy(strategy)
+        self.strategy, self.checkpoint_dir = strategy, checkpoint_dir
+        self.checkpoint_every = checkpoint_every
         self.pretrained, self.max_length, self.truncation = pretrained, max_length, truncation
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.trainer, self.init_from, self.seed, self.verbose = trainer, init_from, seed, verbose
@@ -79,17 +90,26 @@ class TransformerTextClassifier(_TransformerBase):
                 "truncation": self.truncation, "epochs": self.epochs,
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                 "trainer": self.trainer, "init_from": None if source is None else str(source),
-                "seed": self.seed, "precision": self.precision}
+                "seed": self.seed, "precision": self.precision, "strategy": self.strategy}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
         from tl_text.models.precision import policy
         from tl_text.training import fit_transformer
+        from tl_text.training.distribute import get_strategy, scope
 
-        with policy(self.precision):
+        strategy = get_strategy(self.strategy)
+        with policy(self.precision), scope(strategy):
             self.network_ = self._network(self._start(), train.label_names)
+        checkpoints = None
+        if self.checkpoint_dir is not None and self.trainer == "native":
+            key = hashlib.sha1(json.dumps([self.get_config(), train.ids], sort_keys=True)
+                               .encode()).hexdigest()[:12]
+            checkpoints = Path(self.checkpoint_dir) / f"transformer-{key}"
         result = fit_transformer(self.network_, train, valid, self.epochs, self.batch_size,
                                  self.learning_rate, trainer=self.trainer, seed=self.seed,
-                                 verbose=self.verbose)
+                                 verbose=self.verbose, strategy=strategy,
+                                 checkpoint_dir=checkpoints,
+                                 checkpoint_every=self.checkpoint_every)
         return {"epochs": self.epochs, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
                 "notes": f"{self.trainer} trainer, {self.precision}"}
 

@@ -34,6 +34,7 @@ from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
 from tl_text.errors import ConfigError, DataError
 from tl_text.experiments.report import earlier_results, write_results
+from tl_text.training.distribute import get_strategy
 from tl_text.experiments.runner import Unit, run_units
 from tl_text.plots import accuracy_heatmaps_png
 from tl_text.training import accuracy
@@ -140,6 +141,7 @@ def run(cfg: CrossDomainConfig) -> list[dict]:
     for option in ("seeds", "train_size", "test_size"):
         if getattr(cfg, option) < 1:
             raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
+    get_strategy(cfg.strategy)  # a multiworker strategy must exist before any TF op
     out = Path(cfg.out)
     earlier = earlier_results(out, asdict(cfg), cfg.restart)
     started = time.perf_counter() - earlier.get("elapsed_seconds", 0)

@@ -16,7 +16,9 @@ from tl_text.atomic import atomic_write, check_writable_folder
 from tl_text.errors import ConfigError
 
 PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test probabilities
-SAME_RESULTS = ("out", "verbose", "restart")  # options that leave the results unchanged
+# options that leave the results unchanged
+SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every")
+LATER_OPTIONS = {"strategy": "default"}  # options added later: results without them had these
 
 
 def group_accuracies(rows: list[dict]) -> dict[tuple[float, str], list[float]]:
@@ -81,7 +83,8 @@ def earlier_results(out: Path, config: dict, restart: bool = False) -> dict:
         earlier = json.loads(path.read_text(encoding="utf-8"))
         before, now = earlier["config"], json.loads(json.dumps(config))
         changed = sorted(k for k in before.keys() | now.keys()
-                         if k not in SAME_RESULTS and before.get(k) != now.get(k))
+                         if k not in SAME_RESULTS
+                         and before.get(k, LATER_OPTIONS.get(k)) != now.get(k))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ConfigError(f"{path}: unreadable results ({err!r}); {advice}") from err
     if changed:

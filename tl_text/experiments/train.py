@@ -7,6 +7,8 @@
 DATA is a corpus name (its test split is the held-out data) or a CSV/TSV/JSONL file (held
 out: `--test FILE`, or a stratified `--test-split` share of DATA). The export's metadata.json
 holds the label names, the held-out metrics, the data fingerprint and the full config.
+With `--strategy multiworker`, run the same command on every worker (each with its TF_CONFIG);
+only the chief exports.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tl_text.data import TextDataset, load_corpus
 from tl_text.errors import ConfigError
 from tl_text.evaluation import classification_metrics, format_evaluation
 from tl_text.export.savedmodel import load_exported
+from tl_text.training.distribute import get_strategy, is_chief, worker_name
 
 
 @dataclass
@@ -89,6 +92,7 @@ def load_data(cfg: TrainConfig) -> tuple[TextDataset, TextDataset, list[str]]:
 def run(cfg: TrainConfig) -> dict:
     """Fit `cfg.spec`, evaluate it on the held-out data, export it; the metrics."""
     split_spec(cfg.spec)
+    strategy = get_strategy(cfg.strategy)  # a multiworker strategy must exist before any TF op
     if not 0 < cfg.test_split < 1:
         raise ConfigError(f"--test-split must be in (0, 1), got {cfg.test_split:g}")
     check_writable_folder(cfg.out)
@@ -107,6 +111,9 @@ def run(cfg: TrainConfig) -> dict:
                                      test.label_names)
     metrics.update(data=test.name, documents=len(test),
                    docs_per_second=round(len(test) / max(seconds, 1e-9), 1))
+    if not is_chief(strategy):
+        _step(f"{worker_name(strategy)}: the chief exports the model; nothing written here")
+        return metrics
     folder = classifier.export(cfg.out, metadata={
         "metrics": metrics, "config": asdict(cfg),
         "training_data": {"name": train.name, "documents": len(train),

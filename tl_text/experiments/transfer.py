@@ -26,6 +26,7 @@ from tl_text.data import load_imdb
 from tl_text.errors import ConfigError
 from tl_text.experiments.report import (accuracy_plot, accuracy_table, earlier_results,
                                         write_results)
+from tl_text.training.distribute import get_strategy
 from tl_text.experiments.runner import Unit, check_arms, run_units
 
 DEFAULT_ARMS = ("glove", "amazon-emb", "finetune", "tfidf-lr", "nb-lr", "glove+nb-lr",
@@ -56,6 +57,7 @@ def run(cfg: TransferConfig) -> list[dict]:
     check_arms(cfg.arms, split_spec)
     if cfg.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {cfg.seeds}")
+    get_strategy(cfg.strategy)  # a multiworker strategy must exist before any TF op
     out = Path(cfg.out)
     earlier = earlier_results(out, asdict(cfg), cfg.restart)
     started = time.perf_counter() - earlier.get("elapsed_seconds", 0)

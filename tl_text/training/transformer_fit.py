@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from tl_text.atomic import atomic_path
 from tl_text.data.dataset import TextDataset
 from tl_text.errors import ConfigError
 from tl_text.models.transformer import TransformerClassifier
-from tl_text.training.keras_fit import FitResult
+from tl_text.training.distribute import scaled, scope
+from tl_text.training.keras_fit import FitResult, backup
 from tl_text.training.schedules import WarmupLinearDecay
 
 TRAINERS = ("native", "ktrain")
@@ -31,7 +33,10 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
                     valid: TextDataset | None = None, epochs: int = 3, batch_size: int = 32,
                     learning_rate: float = 5e-5, warmup: float = 0.1, weight_decay: float = 0.01,
                     trainer: str = "native", seed: int = 0, verbose: int = 1,
-                    bucket_by_length: bool = True) -> FitResult:
+                    bucket_by_length: bool = True,
+                    strategy: tf.distribute.Strategy | None = None,
+                    checkpoint_dir: str | Path | None = None,
+                    checkpoint_every: int = 0) -> FitResult:
     """Fine-tune every weight of `classifier` on `train` for `epochs` epochs.
 
     native: AdamW (decoupled weight decay, none on biases and LayerNorm), learning rate rising
@@ -40,28 +45,40 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
     `valid` is scored after every epoch; the last epoch's weights are kept.
     `bucket_by_length` (native only): batches of similar lengths (see `token_batches`);
     False: random batches, still padded to their own longest document.
+    `strategy`, `checkpoint_dir`, `checkpoint_every` (native only): as in `keras_fit.fit`
+    (the network must have been built in the strategy's scope; batch and rate are per
+    replica and scale with the replicas).
     """
     if trainer not in TRAINERS:
         raise ConfigError(f"trainer must be one of {TRAINERS}, not {trainer!r}")
+    if trainer == "ktrain" and (strategy is not None or checkpoint_dir is not None):
+        raise ConfigError("the ktrain trainer runs on one device without checkpoints: use "
+                          "trainer='native' with a strategy or checkpoint_dir")
     tf_keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     if trainer == "ktrain":
         history = _fit_ktrain(classifier, train, valid, epochs, batch_size, learning_rate,
                               verbose)
     else:
+        batch_size, learning_rate = scaled(strategy, batch_size, learning_rate)
         steps = epochs * math.ceil(len(train) / batch_size)
-        optimizer = tf_keras.optimizers.AdamW(
-            WarmupLinearDecay(learning_rate, steps, round(warmup * steps)),
-            weight_decay=weight_decay, epsilon=1e-8)
-        optimizer.exclude_from_weight_decay(var_names=["bias", "LayerNorm", "layer_norm"])
-        classifier.model.compile(
-            optimizer=optimizer, metrics=["accuracy"],
-            loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with scope(strategy):
+            optimizer = tf_keras.optimizers.AdamW(
+                WarmupLinearDecay(learning_rate, steps, round(warmup * steps)),
+                weight_decay=weight_decay, epsilon=1e-8)
+            optimizer.exclude_from_weight_decay(var_names=["bias", "LayerNorm", "layer_norm"])
+            classifier.model.compile(
+                optimizer=optimizer, metrics=["accuracy"],
+                loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        callbacks = [] if checkpoint_dir is None else [
+            backup(checkpoint_dir, checkpoint_every)]
         history = classifier.model.fit(
             token_batches(classifier, train, batch_size, shuffle_seed=seed,
                           bucket_by_length=bucket_by_length), epochs=epochs,
             validation_data=None if valid is None else token_batches(classifier, valid, 64),
-            verbose=verbose).history
+            callbacks=callbacks, verbose=verbose).history
+        if checkpoint_dir is not None:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
     per_epoch = {k: [float(v) for v in values] for k, values in history.items()
                  if k.replace("val_", "") in ("loss", "accuracy")}
     return FitResult(per_epoch, epochs - 1, (time.perf_counter() - start) / epochs)
@@ -104,7 +121,9 @@ def token_batches(classifier: TransformerClassifier, dataset: TextDataset, batch
     names = classifier.input_names
     spec = ({n: tf.TensorSpec([None, None], tf.int32) for n in names},
             tf.TensorSpec([None], tf.int32))
-    return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
+    batch_count = math.ceil(len(rows) / batch_size)  # known to Keras: checkpoints need it
+    return tf.data.Dataset.from_generator(batches, output_signature=spec).apply(
+        tf.data.experimental.assert_cardinality(batch_count)).prefetch(2)
 
 
 # --- ktrain ---------------------------------------------------------------------------------
