@@ -85,18 +85,18 @@ def fit_stream(model: tf_keras.Model, paths: Sequence[str | Path], epochs: int =
         model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    def batches(part: str, size: int, buffer: int, repeat: bool):
-        def make(context=None):
-            data = stream_batches(paths, part, size, buffer, seed, validation, context, **options)
-            return data.repeat() if repeat else data
-        return strategy.distribute_datasets_from_function(make)
+    def train_shard(context=None):
+        data = stream_batches(paths, "train", batch_size, shuffle_buffer, seed, validation,
+                              context, **options)
+        return data if steps_per_epoch is None else data.repeat()
 
-    repeat = steps_per_epoch is not None
+    # every worker scores the whole validation part: the same number of steps on each
+    valid = stream_batches(paths, "valid", 256, validation=validation, **options)
     callbacks = [EarlyStopping(min_epochs, monitor="val_loss", patience=patience,
                                restore_best_weights=True)]
     start = time.perf_counter()
-    history = model.fit(batches("train", batch_size, shuffle_buffer, repeat),
-                        validation_data=batches("valid", 256, 0, False),
+    history = model.fit(strategy.distribute_datasets_from_function(train_shard),
+                        validation_data=valid,
                         epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
                         verbose=verbose)
     seconds = time.perf_counter() - start
