@@ -104,3 +104,25 @@ def test_cnn_trains_from_the_stream(fasttext_slice):
     assert clf.fit_info_["epochs"] in (1, 2)
     assert 0 <= clf.fit_info_["validation_accuracy"] <= 1
     assert len(clf.vocabulary_) == 3_000
+
+
+def test_tl_text_train_streams_a_source_file(data_dir, fasttext_slice, tmp_path, capsys):
+    import json
+
+    from tl_text.cli import main
+
+    test = tmp_path / "held_out.ft.txt"
+    with open(data_dir / FASTTEXT, "rb") as src:
+        test.write_bytes(b"".join(itertools.islice(src, 800, 1000)))
+    out = tmp_path / "model"
+    options = ["--model", "kim", "--epochs", "1", "--min-epochs", "1", "--sequence-length", "60"]
+    assert main(["train", str(fasttext_slice), "--stream", *options, "--out", str(out)]) == 2
+    assert "with --test" in capsys.readouterr().err
+    code = main(["train", str(fasttext_slice), "--stream", "--test", str(test), *options,
+                 "--out", str(out)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "streamed from" in printed.out
+    metadata = json.loads((out / "1" / "metadata.json").read_text())
+    assert metadata["training_data"] == {"name": str(fasttext_slice), "streamed": True}
+    assert metadata["metrics"]["documents"] == 200 and metadata["labels"] == ["neg", "pos"]
