@@ -54,7 +54,9 @@ WORKER = textwrap.dedent("""
     with strategy.scope():
         model = kim_cnn(vectorizer_from_vocabulary(words, args["sequence_length"]),
                         matrix.astype(np.float32))
-    steps = args["train_docs"] // workers // args["batch_size"] if workers > 1 else None
+    # every worker runs as many global batches as its shortest shard fills
+    steps = (args["train_docs"] // workers) // (args["batch_size"] // workers) \
+        if workers > 1 else None
     result = fit_stream(model, paths, epochs=1, batch_size=args["batch_size"],
                         shuffle_buffer=args["shuffle_buffer"], steps_per_epoch=steps,
                         strategy=strategy, verbose=0)
