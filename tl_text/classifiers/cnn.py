@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,47 @@ class CNNClassifier(TextClassifier):
         key = hashlib.sha1(json.dumps([self.get_config(), train.ids, valid.ids],
                                       sort_keys=True).encode()).hexdigest()[:12]
         return Path(self.checkpoint_dir) / f"cnn-{self.architecture}-{key}"
+
+    def fit_stream(self, paths, **options) -> "CNNClassifier":
+        """Train from source files streamed at constant memory (`tl_text.training.stream`)
+        instead of a TextDataset: a word vocabulary from one pass over the training part, the
+        `validation` share held out by a hash of each text, `epochs` passes over the files.
+        `options` go to the readers (table columns and labels, skip_empty)."""
+        import tf_keras
+
+        from tl_text.data.stream import label_names
+        from tl_text.models import vectorizer_from_vocabulary
+        from tl_text.training.distribute import get_strategy, scaled, scope
+        from tl_text.training.stream import fit_stream, stream_vocabulary
+
+        if self.tokens != "words" or self.schedule != "constant":
+            raise ConfigError("a streamed fit takes tokens='words' and schedule='constant'")
+        started = time.perf_counter()
+        paths = [str(p) for p in paths]
+        source = self._source()
+        tf_keras.utils.set_random_seed(self.seed)
+        self.label_names_ = label_names(paths[0], options.get("labels"))
+        self.__dict__.pop("_predict_function", None)
+        self.vocabulary_ = stream_vocabulary(paths, self.max_tokens, self.validation, **options)
+        matrix, notes = self._matrix(source)
+        strategy = get_strategy(self.strategy)
+        with scope(strategy):
+            self.model_ = self._network(vectorizer_from_vocabulary(self.vocabulary_,
+                                                                   self.sequence_length),
+                                        matrix, len(self.label_names_))
+            if source is not None and self.transfer == "network":
+                notes += _copy_non_embedding_weights(source.model_, self.model_)
+        global_batch, rate = scaled(strategy, self.batch_size, self.learning_rate)
+        result = fit_stream(self.model_, paths, self.epochs, global_batch, rate,
+                            self.patience, self.min_epochs, validation=self.validation,
+                            seed=self.seed, verbose=self.verbose, strategy=strategy, **options)
+        self.fit_info_ = {"epochs": result.best_epoch + 1,
+                          "seconds_per_epoch": round(result.seconds_per_epoch, 2),
+                          "validation_accuracy": round(
+                              result.history["val_accuracy"][result.best_epoch], 4),
+                          "notes": "; ".join(notes + ["streamed from " + ", ".join(paths)]),
+                          "fit_seconds": round(time.perf_counter() - started, 2)}
+        return self
 
     def _source(self) -> "CNNClassifier | None":
         source = self.init_from

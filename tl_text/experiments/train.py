@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from tl_text.atomic import check_writable_folder
-from tl_text.classifiers.arms import (ArmOptions, Sources, build, fingerprint, needs_unlabelled,
-                                     split_spec)
+from tl_text.classifiers.arms import (CNN_MODELS, ArmOptions, Sources, build, fingerprint,
+                                     needs_unlabelled, split_spec)
 from tl_text.data import TextDataset, load_corpus
 from tl_text.errors import ConfigError
 from tl_text.evaluation import classification_metrics, format_evaluation
@@ -52,6 +52,9 @@ class TrainConfig(ArmOptions):
     labels: list[str] | None = field(default=None, metadata={
         "help": "the raw labels in class order, comma-separated (default: sorted values)"})
     skip_empty: bool = field(default=False, metadata={"help": "drop empty documents"})
+    stream: bool = field(default=False, metadata={
+        "help": "train a kim/denil CNN from DATA (a file) streamed at constant memory, for "
+                "sources too large for memory; needs --test"})
     verify_export: bool = field(default=False, metadata={
         "help": "reload the export and compare its probabilities on the held-out documents "
                 "with the in-memory model's"})
@@ -96,14 +99,19 @@ def run(cfg: TrainConfig) -> dict:
     if not 0 < cfg.test_split < 1:
         raise ConfigError(f"--test-split must be in (0, 1), got {cfg.test_split:g}")
     check_writable_folder(cfg.out)
-    train, test, unlabelled = load_data(cfg)
-    _step(f"data: {len(train):,} training documents {train.class_counts()}, "
-          f"{len(test):,} held out")
-    classifier = build(cfg.spec, cfg, cfg.seed, Sources(cfg, log=_step, exclude=test.texts,
-                                                          unlabelled=unlabelled))
-    started = time.perf_counter()
-    classifier.fit(train)
-    _step(f"fitted {cfg.spec} in {time.perf_counter() - started:.1f} s")
+    if cfg.stream:
+        classifier, test, training_data = _fit_streamed(cfg)
+    else:
+        train, test, unlabelled = load_data(cfg)
+        _step(f"data: {len(train):,} training documents {train.class_counts()}, "
+              f"{len(test):,} held out")
+        classifier = build(cfg.spec, cfg, cfg.seed, Sources(cfg, log=_step, exclude=test.texts,
+                                                              unlabelled=unlabelled))
+        started = time.perf_counter()
+        classifier.fit(train)
+        _step(f"fitted {cfg.spec} in {time.perf_counter() - started:.1f} s")
+        training_data = {"name": train.name, "documents": len(train),
+                         "fingerprint": fingerprint(train)}
     started = time.perf_counter()
     probabilities = classifier.predict_proba(test.texts)
     seconds = time.perf_counter() - started
@@ -116,8 +124,7 @@ def run(cfg: TrainConfig) -> dict:
         return metrics
     folder = classifier.export(cfg.out, metadata={
         "metrics": metrics, "config": asdict(cfg),
-        "training_data": {"name": train.name, "documents": len(train),
-                          "fingerprint": fingerprint(train)},
+        "training_data": training_data,
         "test_data": {"name": test.name, "documents": len(test),
                       "fingerprint": fingerprint(test)}})
     print(format_evaluation({**metrics, "model": str(folder)}))
@@ -130,6 +137,27 @@ def run(cfg: TrainConfig) -> dict:
               f"documents differ from the in-memory ones by at most "
               f"{metrics['export_max_difference']:.1e}")
     return metrics
+
+
+def _fit_streamed(cfg: TrainConfig):
+    """(a CNN trained from `cfg.data` streamed, the --test documents, what it trained on)."""
+    if cfg.spec not in CNN_MODELS or cfg.test is None or cfg.fraction != 1:
+        raise ConfigError(f"--stream trains {' or '.join(CNN_MODELS)} from a file, with "
+                          "--test and no --fraction")
+    options = {"text_column": cfg.text_column, "label_column": cfg.label_column,
+               "labels": cfg.labels}
+    test = _only(load_corpus(cfg.test, data_dir=cfg.data_dir, skip_empty=cfg.skip_empty,
+                             **options), cfg.test)
+    classifier = build(cfg.spec, cfg, cfg.seed, Sources(cfg, log=_step, exclude=test.texts))
+    started = time.perf_counter()
+    reader_options = {k: v for k, v in options.items() if v is not None}
+    classifier.fit_stream([cfg.data], skip_empty=cfg.skip_empty, **reader_options)
+    _step(f"fitted {cfg.spec} streamed from {cfg.data} in "
+          f"{time.perf_counter() - started:.1f} s")
+    if tuple(test.label_names) != tuple(classifier.label_names_):
+        raise ConfigError(f"{cfg.test}: labels {list(test.label_names)} differ from the "
+                          f"training labels {list(classifier.label_names_)}; pass --labels")
+    return classifier, test, {"name": cfg.data, "streamed": True}
 
 
 def _only(splits: dict[str, TextDataset], source: str) -> TextDataset:
