@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tl_text.errors import ConfigError
-from tl_text.export.predict import _positive
+from tl_text.export.predict import positive_int
 
 if TYPE_CHECKING:
     from tl_text.export.savedmodel import ExportedModel
@@ -152,9 +152,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="export base path (its highest version is used) or a "
                                       "version folder")
     parser.add_argument("text", help="the text to explain")
-    parser.add_argument("--top", type=_positive, default=10,
+    parser.add_argument("--top", type=positive_int, default=10,
                         help="how many of the strongest words to mark and list")
-    parser.add_argument("--window", type=_positive, default=1,
+    parser.add_argument("--window", type=positive_int, default=1,
                         help="words left out together (contributions: mean over windows)")
     parser.add_argument("--html", help="also write the shaded text to this HTML file")
 

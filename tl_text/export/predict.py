@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", help="UTF-8 file (also .gz/.bz2/.xz) with one text per line; "
                                        "blank lines are skipped. Without TEXT or --file, "
                                        "texts are read from stdin")
-    parser.add_argument("--batch-size", type=_positive, default=256,
+    parser.add_argument("--batch-size", type=positive_int, default=256,
                         help="texts per model call")
 
 
@@ -72,7 +72,7 @@ def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")

@@ -125,11 +125,11 @@ def export_scorer(scorer, base_path: str | os.PathLike, label_names: Sequence[st
     interrupted export leaves no version folder behind. Returns the version folder.
     """
     base = Path(base_path).expanduser()
-    labels = _label_names(label_names)
-    version = _new_version(base, version)
+    labels = checked_label_names(label_names)
+    version = new_version(base, version)
     target = base / str(version)
     module = _RawTextModel(scorer, labels)
-    info = _metadata(name or base.name, described, version, labels, metadata or {})
+    info = export_metadata(name or base.name, described, version, labels, metadata or {})
     signature = module.serve.get_concrete_function()
     classes = signature.structured_outputs["probabilities"].shape[-1]
     if classes != len(labels):
@@ -197,7 +197,7 @@ class ExportedModel:
 
         Batches group texts of similar length (transformers pad to a batch's longest text).
         """
-        texts = _text_list(texts)
+        texts = text_list(texts)
         if not texts:
             return {name: [] for name in OUTPUTS}
         order = np.argsort([len(text) for text in texts], kind="stable")
@@ -257,8 +257,8 @@ def inference_model(model: tf_keras.Model) -> tf_keras.Model:
     return model
 
 
-def _metadata(name: str, described: dict[str, Any], version: int, labels: Sequence[str],
-              extra: dict[str, Any]) -> dict[str, Any]:
+def export_metadata(name: str, described: dict[str, Any], version: int, labels: Sequence[str],
+                    extra: dict[str, Any]) -> dict[str, Any]:
     """metadata.json: what export_model knows (`described`: the model), then the caller's
     JSON-serialisable `extra`."""
     versions = {"tl_text": tl_text.__version__, "tensorflow": tf.__version__,
@@ -281,7 +281,7 @@ def _metadata(name: str, described: dict[str, Any], version: int, labels: Sequen
     return {**info, **extra}
 
 
-def _label_names(label_names: Sequence[str]) -> tuple[str, ...]:
+def checked_label_names(label_names: Sequence[str]) -> tuple[str, ...]:
     labels = tuple(label_names)
     if not labels or not all(isinstance(n, str) and n for n in labels):
         raise ConfigError(f"label names must be non-empty strings, got {list(labels)}")
@@ -290,7 +290,7 @@ def _label_names(label_names: Sequence[str]) -> tuple[str, ...]:
     return labels
 
 
-def _new_version(base: Path, version: int | None) -> int:
+def new_version(base: Path, version: int | None) -> int:
     existing = versions(base)
     next_version = existing[-1] + 1 if existing else 1
     if version is None:
@@ -317,7 +317,7 @@ def _version_folder(path: Path) -> Path:
     return path / str(found[-1])
 
 
-def _text_list(texts: Sequence[str]) -> list[str]:
+def text_list(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a list of strings, not a single string")
     texts = list(texts)

@@ -32,8 +32,8 @@ import tensorflow as tf
 
 from tl_text.atomic import atomic_folder
 from tl_text.errors import ConfigError, TlTextError
-from tl_text.export.savedmodel import (METADATA, OUTPUTS, _label_names, _metadata,
-                                       _new_version, _text_list, versions)
+from tl_text.export.savedmodel import (METADATA, OUTPUTS, checked_label_names, export_metadata,
+                                       new_version, text_list, versions)
 
 if TYPE_CHECKING:
     from tl_text.models.transformer import TransformerClassifier
@@ -70,8 +70,8 @@ def export_tflite(classifier: "TransformerClassifier", base_path: str | os.PathL
     under `base_path/VERSION/`, written to a hidden folder and renamed at the end. A network
     built in bfloat16 is rebuilt in float32 first. Returns the version folder."""
     base = Path(base_path).expanduser()
-    labels = _label_names(classifier.label_names)
-    version = _new_version(base, version)
+    labels = checked_label_names(classifier.label_names)
+    version = new_version(base, version)
     target = base / str(version)
     with tempfile.TemporaryDirectory(prefix="tl_text-tflite-") as scratch:
         float32 = _float32(classifier, Path(scratch))
@@ -92,7 +92,7 @@ def export_tflite(classifier: "TransformerClassifier", base_path: str | os.PathL
                                  "max_length": classifier.max_length,
                                  "truncation": classifier.truncation,
                                  "clean_text": graph.tokenizer.clean_text}}
-    info = _metadata(name or base.name, described, version, labels, metadata or {})
+    info = export_metadata(name or base.name, described, version, labels, metadata or {})
     info["signature"] = {"inputs": {"text": "string [batch]"},
                          "outputs": {"probabilities": f"float32 [batch, {len(labels)}]"}}
     try:
@@ -145,7 +145,7 @@ class TFLiteModel:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """float32 [len(texts), classes], in the order of `texts`."""
-        texts = _text_list(texts)
+        texts = text_list(texts)
         if not texts:
             return np.zeros((0, len(self.label_names)), np.float32)
         if self._clean:
@@ -210,7 +210,7 @@ def load_tflite(path: str | os.PathLike, num_threads: int = THREADS) -> TFLiteMo
     metadata_file = folder / METADATA
     try:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
-        _label_names(metadata["labels"])
+        checked_label_names(metadata["labels"])
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as err:
         raise TlTextError(f"{metadata_file}: not the metadata of a tl_text TFLite export "
                           f"({err})") from err
