@@ -13,7 +13,7 @@ bfloat16 network is its "padded" formulation). In one process, for each model, i
 2. full-test accuracy of each export and their largest probability difference;
 3. docs/s of the in-graph tokenisation alone, step by step (lower-casing, the
    break/punctuation pass, `standardize`, the whitespace split, the whole vectoriser: lookup
-   and padding included), and of the former one-pass-per-rule standardisation beside them;
+   and padding included);
 4. with `--onednn-verbose`: the distinct oneDNN convolution and matmul kernels that one batch
    of the bfloat16 export runs (ONEDNN_VERBOSE=1, in a subprocess).
 """
@@ -61,30 +61,17 @@ def train(architecture: str, fraction: float, data_dir: str | None):
     return CNNClassifier(architecture, epochs=6, min_epochs=2).fit(train)
 
 
-def one_pass_per_rule(text):
-    """`standardize` as it was before #17: lower-casing, then six regex passes."""
-    import tensorflow as tf
-
-    text = tf.strings.lower(text)
-    text = tf.strings.regex_replace(text, r"(?i:<br\s*/?>)", " ")
-    text = tf.strings.regex_replace(text, r'([.,!?;:()"])', r" \1 ")
-    text = tf.strings.regex_replace(text, r"(^|\s)'(\S)", r"\1' \2")
-    text = tf.strings.regex_replace(text, r"(\S)'(\s|$)", r"\1 '\2")
-    text = tf.strings.regex_replace(text, r"(\w)n't\b", r"\1 n't")
-    return tf.strings.regex_replace(text, r"(\w)'(s|re|ve|ll|m|d)\b", r"\1 '\2")
-
-
 def tokenisation_steps(vectorizer) -> dict:
     import tensorflow as tf
 
     from tl_text.models import standardize
     from tl_text.models.text import _BREAK, _PUNCTUATION
 
-    return {"before: lower + 6 regex passes (one per rule)": one_pass_per_rule,
-            "tf.strings.lower": tf.strings.lower,
-            "+ break/punctuation pass": lambda t: tf.strings.regex_replace(
-                tf.strings.lower(t), _BREAK + "|" + _PUNCTUATION, r" \1 "),
-            "+ apostrophe pass = standardize": standardize,
+    return {"tf.strings.lower": tf.strings.lower,
+            "+ break/punctuation passes": lambda t: tf.strings.regex_replace(
+                tf.strings.regex_replace(tf.strings.lower(t), _BREAK, " "), _PUNCTUATION,
+                r" \1 "),
+            "+ apostrophe passes = standardize": standardize,
             "+ whitespace split": lambda t: tf.strings.split(standardize(t)),
             "whole vectoriser (+ lookup, padding)": vectorizer}
 

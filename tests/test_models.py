@@ -390,32 +390,3 @@ def test_kim_padded_formulation_gives_the_packed_outputs_from_the_same_weights(
                                                    verbose=0), expected, atol=0.02)
     with pytest.raises(ValueError, match="formulation"):
         kim_cnn(vectorizer, matrix, formulation="ragged")
-
-
-def one_pass_per_rule(text):
-    """The standardisation as it was, one regex pass per rule: the reference of the merged one."""
-    text = tf.strings.lower(text)
-    text = tf.strings.regex_replace(text, r"(?i:<br\s*/?>)", " ")
-    text = tf.strings.regex_replace(text, r'([.,!?;:()"])', r" \1 ")
-    text = tf.strings.regex_replace(text, r"(^|\s)'(\S)", r"\1' \2")
-    text = tf.strings.regex_replace(text, r"(\S)'(\s|$)", r"\1 '\2")
-    text = tf.strings.regex_replace(text, r"(\w)n't\b", r"\1 n't")
-    return tf.strings.regex_replace(text, r"(\w)'(s|re|ve|ll|m|d)\b", r"\1 '\2")
-
-
-def test_standardize_gives_the_tokens_and_ids_of_one_pass_per_rule(imdb, data_dir):
-    from tl_text.data import load_nsmc
-    from tl_text.models.text import Vectorizer
-
-    edges = ["don't's", "it's's", "i'd've", "needn't've", "x' 'y", "a' ' 'b", " ''x", "a'' ",
-             "\"'hello'\"", "(it's)", "'", "''", "rock'n'roll", "don't-know", "<BR/>'q'",
-             "é'x", "'n't", "the boys' 'big' day"]
-    texts = (edges + imdb["train"].texts[:3000] + imdb["test"].texts[:3000]
-             + load_nsmc(("test",), data_dir=data_dir)["test"].texts[:3000])
-    batch = tf.constant(texts)
-    tokens = tf.strings.split(standardize(batch))
-    assert tokens.to_list() == tf.strings.split(one_pass_per_rule(batch)).to_list()
-    vectorizer = make_vectorizer(texts[:6000], sequence_length=200)
-    reference = Vectorizer(standardize=one_pass_per_rule, output_sequence_length=200,
-                           vocabulary=vectorizer.get_vocabulary()[2:])
-    np.testing.assert_array_equal(vectorizer(batch), reference(batch))

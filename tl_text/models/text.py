@@ -15,14 +15,6 @@ PAD, UNK = "", "[UNK]"
 
 _BREAK = r"(?i:<br\s*/?>)"
 _PUNCTUATION = r'([.,!?;:()"])'
-# The apostrophe rules in one pass: a quote touching whitespace or an end on one side
-# ("'great'"; a closing quote takes the whitespace after it and an opening quote right
-# behind), and after a word character "n't", a clitic ("'s 're 've 'll 'm 'd"), or both
-# ("n't've"). Unmatched groups are empty, so one rewrite serves every alternative: "' " after
-# an opening quote, " '" before a closing one, " " before "n't" and before a clitic.
-_CLITIC = r"'(?:s|re|ve|ll|m|d)\b"
-_APOSTROPHES = rf"(?:^|\s)(')|(')(?:\s+|$)(')?|(\w)(n't)({_CLITIC})|(\w)(n't\b|{_CLITIC})"
-_APOSTROPHES_REWRITE = r"\4\7 \1 \2 \3 \5 \6\8"  # RE2 rewrites know \0 to \9 only
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text", name="standardize")
@@ -32,13 +24,15 @@ def standardize(text: tf.Tensor) -> tf.Tensor:
     Clitics are split the way GloVe 6B was tokenised ("don't" -> "do n't", "it's" -> "it 's"):
     GloVe has vectors for "n't", "'s", "'re", ... but none for "don't" or "it's".
     Quotes made of apostrophes ('word') are separated from the word.
-    Two regex passes (punctuation first: it decides which apostrophes touch whitespace); the
-    spacing may differ from one pass per rule, the whitespace-split tokens do not.
     `tl_text.embeddings.cnn_words` is the Python twin (with the split); tests keep them equal.
     """
     text = tf.strings.lower(text)
-    text = tf.strings.regex_replace(text, _BREAK + "|" + _PUNCTUATION, r" \1 ")
-    return tf.strings.regex_replace(text, _APOSTROPHES, _APOSTROPHES_REWRITE)
+    text = tf.strings.regex_replace(text, _BREAK, " ")
+    text = tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
+    text = tf.strings.regex_replace(text, r"(^|\s)'(\S)", r"\1' \2")
+    text = tf.strings.regex_replace(text, r"(\S)'(\s|$)", r"\1 '\2")
+    text = tf.strings.regex_replace(text, r"(\w)n't\b", r"\1 n't")
+    return tf.strings.regex_replace(text, r"(\w)'(s|re|ve|ll|m|d)\b", r"\1 '\2")
 
 
 def split_sentences(documents: tf.Tensor, max_sentences: int) -> tf.RaggedTensor:
