@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--docs-per-request", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model-threads", default="1",
+    parser.add_argument("--model-threads", default="2",
                         help="tl-text serve --model-threads: model calls that may run at once")
     parser.add_argument("--baseline-pythonpath", help="a checkout whose server is measured too")
     args = parser.parse_args()

@@ -181,7 +181,7 @@ class Batcher:
     """
 
     def __init__(self, max_batch_size: int, max_wait: float, metrics: Metrics,
-                 model_threads: int = 1):
+                 model_threads: int = 2):
         self.max_batch_size, self.max_wait, self.metrics = max_batch_size, max_wait, metrics
         self.model_threads = model_threads
         self._waiting: deque[_Waiting] = deque()

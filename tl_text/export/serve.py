@@ -125,7 +125,7 @@ def make_server(base_path: str | Path, host: str = "127.0.0.1", port: int = 8501
                 max_body_bytes: int = 10 * 2**20, poll_seconds: float = 2.0,
                 batch_size: int = 256, batch_wait: float = 0.002, idle_timeout: float = 15.0,
                 request_timeout: float = 30.0, backlog: int = 2048,
-                graceful_timeout: float = 30.0, model_threads: int = 1) -> ModelServer:
+                graceful_timeout: float = 30.0, model_threads: int = 2) -> ModelServer:
     """Load the highest version under `base_path` and listen on `host:port` (0: any free port).
 
     `model_name` (the NAME in the URLs) defaults to the base path's folder name. A request
@@ -225,7 +225,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "to this size")
     parser.add_argument("--batch-wait-ms", type=in_range(float, 0, 1000), default=2.0,
                         help="how long a request may wait for others to share its model call")
-    parser.add_argument("--model-threads", type=in_range(int, 1, 64), default=1,
+    parser.add_argument("--model-threads", type=in_range(int, 1, 64), default=2,
                         help="model calls that may run at once (each on merged requests)")
     parser.add_argument("--idle-timeout", type=SECONDS, default=15.0,
                         help="seconds before a connection without requests is closed")
