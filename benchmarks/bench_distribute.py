@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,16 +54,11 @@ def run(way: str, options: list[str], folder: Path) -> dict:
     if way != "multiworker":
         subprocess.run([*command, str(folder / "0.json")], check=True)
         return json.loads((folder / "0.json").read_text())
-    sockets = [socket.socket() for _ in range(2)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
-    for s in sockets:
-        s.close()
-    processes = [subprocess.Popen([*command, str(folder / f"{i}.json")], env={
-        **os.environ, "TF_CONFIG": json.dumps({"cluster": cluster,
-                                               "task": {"type": "worker", "index": i}})})
-        for i in range(2)]
+    from tl_text.training.distribute import local_cluster
+
+    processes = [subprocess.Popen([*command, str(folder / f"{i}.json")],
+                                  env={**os.environ, "TF_CONFIG": config})
+                 for i, config in enumerate(local_cluster(2))]
     if any(p.wait() for p in processes):
         raise SystemExit(f"{way}: a worker failed")
     return json.loads((folder / "0.json").read_text())

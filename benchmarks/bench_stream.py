@@ -19,7 +19,6 @@ import argparse
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -91,21 +90,14 @@ def train_docs(source: Path, lines: int) -> int:
     return copies * sum(kept) + sum(kept[:rest])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(workers: int, args: dict) -> list[dict]:
     """Start `workers` processes (a TF_CONFIG cluster when more than one); their reports."""
-    hosts = [f"127.0.0.1:{free_port()}" for _ in range(workers)]
+    from tl_text.training.distribute import local_cluster
+
+    configs = local_cluster(workers) if workers > 1 else [None]
     processes = []
-    for index in range(workers):
-        env = dict(os.environ)
-        if workers > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts},
-                                           "task": {"type": "worker", "index": index}})
+    for config in configs:
+        env = dict(os.environ) if config is None else {**os.environ, "TF_CONFIG": config}
         processes.append(subprocess.Popen(
             [sys.executable, "-c", WORKER, json.dumps({**args, "workers": workers})],
             env=env, stdout=subprocess.PIPE, text=True))

@@ -5,10 +5,8 @@ Accuracies are compared within noise: 150 validation reviews give a binomial sta
 of about 0.04 per run, and a replicated fit adds its different batch split and summation
 order, so runs agree within 0.1 (a fit that fails to train stays near 0.5)."""
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ import numpy as np
 import pytest
 
 from tl_text.errors import ConfigError
-from tl_text.training.distribute import get_strategy, scaled
+from tl_text.training.distribute import get_strategy, local_cluster, scaled
 
 WORKER = Path(__file__).with_name("distribute_worker.py")
 ROOT = WORKER.parents[1]
@@ -81,17 +79,11 @@ def test_mirrored_over_two_logical_cpus(single, tmp_path, data_dir):
 
 
 def test_two_worker_cluster_on_localhost(single, tmp_path, data_dir):
-    sockets = [socket.socket() for _ in range(2)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
-    for s in sockets:
-        s.close()
     workers = [subprocess.Popen(
         _command(tmp_path / f"worker{i}.npz", data_dir, "--strategy", "multiworker"),
-        env=_env(TF_CONFIG=json.dumps({"cluster": cluster,
-                                       "task": {"type": "worker", "index": i}})),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        env=_env(TF_CONFIG=config),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for i, config in enumerate(local_cluster(2))]
     try:
         for worker in workers:
             _, err = worker.communicate(timeout=TIMEOUT)

@@ -19,6 +19,7 @@ import contextlib
 import functools
 import json
 import os
+import socket
 
 import tensorflow as tf
 
@@ -69,6 +70,19 @@ def worker_name(strategy: tf.distribute.Strategy | None) -> str:
     if resolver is None or not resolver.task_type:
         return "local"
     return f"{resolver.task_type}-{resolver.task_id}"
+
+
+def local_cluster(workers: int) -> list[str]:
+    """One TF_CONFIG per worker of a cluster on free 127.0.0.1 ports (tests, one-machine
+    trials of a multiworker command)."""
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:  # all bound at once, so the ports differ
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+            for i in range(workers)]
 
 
 def _check_tf_config() -> None:
