@@ -3,8 +3,9 @@
     python tests/distribute_worker.py OUT.npz --strategy mirrored --logical-cpus 2
     TF_CONFIG=... python tests/distribute_worker.py OUT.npz --strategy multiworker
 
-Writes the validation accuracy, epochs run and final weights to OUT.npz (the chief's, or
-every worker's when each names its own OUT).
+Writes the validation accuracy, epochs run, final weights and where an experiment in this
+process would write its results (for --results-out) to OUT.npz (the chief's, or every
+worker's when each names its own OUT).
 """
 
 import argparse
@@ -33,9 +34,10 @@ def main() -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
     from tl_text.training.distribute import get_strategy
 
-    get_strategy(args.strategy)  # before any op, as the commands do
+    strategy = get_strategy(args.strategy)  # before any op, as the commands do
     from tl_text.classifiers.cnn import CNNClassifier
     from tl_text.data.imdb import load_imdb
+    from tl_text.experiments.report import results_folder
 
     train = load_imdb(("train",), data_dir=args.data_dir)["train"]
     train = train.fraction(args.documents / len(train), seed=0)
@@ -47,6 +49,7 @@ def main() -> None:
                                verbose=args.verbose).fit(train)
     np.savez(args.out, validation_accuracy=classifier.fit_info_["validation_accuracy"],
              epochs=classifier.fit_info_["epochs"],
+             results_folder=str(results_folder("results", strategy)),
              **{f"w{i}": w for i, w in enumerate(classifier.model_.get_weights())})
 
 

@@ -92,6 +92,9 @@ def test_two_worker_cluster_on_localhost(single, tmp_path, data_dir):
         for worker in workers:
             worker.kill()
     chief, other = (dict(np.load(tmp_path / f"worker{i}.npz")) for i in range(2))
+    # an experiment's results: the chief writes them, the other worker keeps its own record
+    assert str(chief["results_folder"]) == "results"
+    assert str(other["results_folder"]) == str(Path("results", ".workers", "worker-1"))
     for a, b in zip(_weights(chief), _weights(other), strict=True):
         np.testing.assert_array_equal(a, b)  # one model, replicated
     assert abs(chief["validation_accuracy"] - single["validation_accuracy"]) <= NOISE

@@ -81,7 +81,9 @@ def test_fine_tuned_classifier_changes_the_module_weights_and_reloads_them(cnn_m
 
     train = imdb_small["train"]
     clf = HubClassifier(str(cnn_module), trainable=True, epochs=1, learning_rate=1e-3,
-                        validation=0.2).fit(train)
+                        validation=0.2, checkpoint_dir=tmp_path / "ckpt",
+                        checkpoint_every=3).fit(train)
+    assert not any((tmp_path / "ckpt").iterdir())  # checkpointed, then cleared at the end
     texts = imdb_small["test"].texts[:20]
     tuned = clf.model_.get_layer("module")(tf.constant(texts)).numpy()
     original = hub.KerasLayer(str(cnn_module))(tf.constant(texts)).numpy()
@@ -99,6 +101,7 @@ def test_hub_arms_parse_and_build(cnn_module):
     tuned = build(f"hub:{cnn_module}:trainable", options, 1, sources)
     assert isinstance(frozen, HubClassifier) and not frozen.trainable
     assert tuned.trainable and tuned.module == str(cnn_module) and tuned.seed == 1
+    assert tuned.strategy == "default" and tuned.checkpoint_dir.endswith("checkpoints")
     url = "https://tfhub.dev/google/universal-sentence-encoder-multilingual/3"
     assert build(f"hub:{url}:trainable", options, 0, sources).module == url
 

@@ -7,8 +7,9 @@
                 and the run's unlabelled texts (`--vectors adapted` starts every CNN there,
                 the source CNN included)
     finetune    the whole source CNN (convolutions and classifier too) fine-tuned on the target
-    tfidf-lr    TF-IDF uni+bigrams + logistic regression (in-graph TensorFlow)
-    nb-lr       NB-weighted uni+bigrams + logistic regression (in-graph TensorFlow)
+    tfidf-lr    TF-IDF word n-grams (1 to `ngrams`, default 2) + logistic regression
+    nb-lr       NB-weighted binary word n-grams (1 to `ngrams`) + logistic regression (both
+                linear arms are in-graph TensorFlow)
     bert        a pretrained transformer (`pretrained`, MiniLM by default) fine-tuned
     bert-transfer  the same transformer fine-tuned on the source corpus first, then on the target
     frozen-lr   logistic regression on the frozen transformer's mean-pooled features
@@ -85,8 +86,8 @@ class ArmOptions:
                                         "at it", ("constant", "onecycle"))
     precision: str = _option("float32", "CNN compute precision (source CNN too): bfloat16 "
                                         "runs on the CPU's bf16 units", PRECISIONS)
-    strategy: str = _option("default", "tf.distribute strategy of every CNN and transformer "
-                                       "fit: mirrored (local devices) or multiworker (reads "
+    strategy: str = _option("default", "tf.distribute strategy of every CNN, transformer "
+                                       "and trainable hub fit: mirrored (local devices) or multiworker (reads "
                                        "TF_CONFIG); batch sizes and rates are per replica and "
                                        "scale with the replicas", STRATEGIES)
     checkpoint_every: int = _option(0, "also checkpoint CNN and transformer fits every N "
@@ -94,6 +95,8 @@ class ArmOptions:
     checkpoint_dir: str | None = _option(None, "checkpoints of unfinished fits; a rerun of the "
                                                "same command resumes from them (default: "
                                                "<models_dir>/checkpoints)")
+    ngrams: int = _option(2, "largest word n-gram of the nb-lr and tfidf-lr arms (2: uni+"
+                             "bigrams, 3: up to trigrams)")
     source: str = _option("amazon", "source corpus of the transfer arms (a corpus name or file)")
     source_epochs: int = _option(8)
     source_fraction: float = _option(1.0, "stratified share of the source corpus for the "
@@ -161,11 +164,12 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
                              epochs=options.bert_epochs, batch_size=options.bert_batch_size,
                              learning_rate=options.bert_learning_rate,
                              patience=options.patience, validation=options.validation,
-                             models_dir=options.models_dir, seed=seed, verbose=options.verbose)
+                             models_dir=options.models_dir, seed=seed, verbose=options.verbose,
+                             **distribution(options))
     if arm == "nb-lr":
-        return NBLogisticRegression()
+        return NBLogisticRegression(ngram_range=(1, options.ngrams))
     if arm == "tfidf-lr":
-        return TfidfLogisticRegression()
+        return TfidfLogisticRegression(ngram_range=(1, options.ngrams))
     if arm == "frozen-lr":
         return FrozenEncoderLR(options.pretrained, options.max_length, options.truncation)
     return TransformerTextClassifier(
@@ -204,7 +208,7 @@ def _cnn(arm: str, options: ArmOptions, seed: int, sources: "Sources") -> CNNCla
 
 
 def distribution(options: ArmOptions) -> dict:
-    """The strategy and checkpoint options of a CNN or transformer classifier."""
+    """The strategy and checkpoint options of a CNN, transformer or hub classifier."""
     return {"strategy": options.strategy, "checkpoint_every": options.checkpoint_every,
             "checkpoint_dir": options.checkpoint_dir
             or str(Path(options.models_dir) / "checkpoints")}

@@ -15,6 +15,8 @@ strings to float32 class probabilities, which `export` saves with the serving si
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -116,6 +118,16 @@ class TextClassifier(abc.ABC):
     @classmethod
     def _from_state(cls, folder: Path, metadata: dict[str, Any]) -> "TextClassifier":
         raise ConfigError(f"{folder}: {cls.__name__} exports cannot be loaded for training")
+
+    def _checkpoint_folder(self, name: str, *datasets: TextDataset) -> Path | None:
+        """Where a fit keeps its checkpoints (None without a `checkpoint_dir` option): a
+        folder of `checkpoint_dir` named `name` and a hash of the config and of the
+        documents of `datasets`, so that the same command finds it again."""
+        if getattr(self, "checkpoint_dir", None) is None:
+            return None
+        key = hashlib.sha1(json.dumps([self.get_config(), *(d.ids for d in datasets)],
+                                      sort_keys=True).encode()).hexdigest()[:12]
+        return Path(self.checkpoint_dir) / f"{name}-{key}"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "label_names_"):

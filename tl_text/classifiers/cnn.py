@@ -23,7 +23,6 @@ float32.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -115,22 +114,14 @@ class CNNClassifier(TextClassifier):
         result = fit(self.model_, train, valid, self.epochs, self.batch_size,
                      self.learning_rate, self.patience, seed=self.seed, verbose=self.verbose,
                      schedule=self.schedule, min_epochs=self.min_epochs, strategy=strategy,
-                     checkpoint_dir=self._checkpoints(train, valid),
+                     checkpoint_dir=self._checkpoint_folder(f"cnn-{self.architecture}",
+                                                            train, valid),
                      checkpoint_every=self.checkpoint_every)
         return {"epochs": result.best_epoch + 1,
                 "seconds_per_epoch": round(result.seconds_per_epoch, 2),
                 "validation_accuracy": round(result.history["val_accuracy"][result.best_epoch],
                                              4),
                 "notes": "; ".join(notes)}
-
-    def _checkpoints(self, train: TextDataset, valid: TextDataset) -> Path | None:
-        """The fit's checkpoint folder under `checkpoint_dir`, named by a hash of the config
-        and of the training and validation documents: the same command finds it again."""
-        if self.checkpoint_dir is None:
-            return None
-        key = hashlib.sha1(json.dumps([self.get_config(), train.ids, valid.ids],
-                                      sort_keys=True).encode()).hexdigest()[:12]
-        return Path(self.checkpoint_dir) / f"cnn-{self.architecture}-{key}"
 
     def fit_stream(self, paths, **options) -> "CNNClassifier":
         """Train from source files streamed at constant memory (`tl_text.training.stream`)

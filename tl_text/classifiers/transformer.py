@@ -10,8 +10,6 @@ tokenizer); exports tokenise in the graph (`tl_text.export.wordpiece`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -100,11 +98,8 @@ class TransformerTextClassifier(_TransformerBase):
         strategy = get_strategy(self.strategy)
         with policy(self.precision), scope(strategy):
             self.network_ = self._network(self._start(), train.label_names)
-        checkpoints = None
-        if self.checkpoint_dir is not None and self.trainer == "native":
-            key = hashlib.sha1(json.dumps([self.get_config(), train.ids], sort_keys=True)
-                               .encode()).hexdigest()[:12]
-            checkpoints = Path(self.checkpoint_dir) / f"transformer-{key}"
+        checkpoints = self._checkpoint_folder("transformer", train) \
+            if self.trainer == "native" else None
         result = fit_transformer(self.network_, train, valid, self.epochs, self.batch_size,
                                  self.learning_rate, trainer=self.trainer, seed=self.seed,
                                  verbose=self.verbose, strategy=strategy,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from tl_text.data import TextDataset, concat, load_corpus
 from tl_text.data.corpora import BLITZER_ALIASES
 from tl_text.data.paths import data_root
 from tl_text.errors import ConfigError, DataError
-from tl_text.experiments.report import earlier_results, write_results
+from tl_text.experiments.report import earlier_results, results_folder, write_results
 from tl_text.training.distribute import get_strategy
 from tl_text.experiments.runner import Unit, run_units
 from tl_text.plots import accuracy_heatmaps_png
@@ -141,8 +140,8 @@ def run(cfg: CrossDomainConfig) -> list[dict]:
     for option in ("seeds", "train_size", "test_size"):
         if getattr(cfg, option) < 1:
             raise ConfigError(f"--{option.replace('_', '-')} must be at least 1")
-    get_strategy(cfg.strategy)  # a multiworker strategy must exist before any TF op
-    out = Path(cfg.out)
+    # a multiworker strategy must exist before any TF op
+    out = results_folder(cfg.out, get_strategy(cfg.strategy))
     earlier = earlier_results(out, asdict(cfg), cfg.restart)
     started = time.perf_counter() - earlier.get("elapsed_seconds", 0)
     domains = load_domains(cfg.domains, cfg.train_size, cfg.test_size, cfg.data_dir)
@@ -172,7 +171,7 @@ def run(cfg: CrossDomainConfig) -> list[dict]:
     rows = run_units(units, tests, lambda arm, seed: build(arm, cfg, seed, no_sources), write,
                      _step, rows_of, out=out, earlier=earlier)
     print("\n" + summarize(rows))
-    _step(f"wrote {cfg.out}/results.{{json,csv,md,png}}")
+    _step(f"wrote {out}/results.{{json,csv,md,png}}")
     return rows
 
 

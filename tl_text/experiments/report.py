@@ -14,11 +14,14 @@ import numpy as np
 
 from tl_text.atomic import atomic_write, check_writable_folder
 from tl_text.errors import ConfigError
+from tl_text.training.distribute import is_chief, worker_name
 
 PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test probabilities
 # options that leave the results unchanged
 SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every")
-LATER_OPTIONS = {"strategy": "default"}  # options added later: results without them had these
+# options added later: results written before them had these values
+LATER_OPTIONS = {"strategy": "default", "ngrams": 2}
+WORKERS = ".workers"  # in `out`: the records of a cluster's other workers
 
 
 def group_accuracies(rows: list[dict]) -> dict[tuple[float, str], list[float]]:
@@ -66,6 +69,15 @@ def write_results(out: Path, config: dict, rows: list[dict], summary: str, elaps
     if plot is not None:
         written.append(atomic_write(out / "results.png", plot))
     return written
+
+
+def results_folder(out: str | Path, strategy) -> Path:
+    """Where this process writes an experiment's results: `out` for the chief (and any
+    single-process run); `out/.workers/<worker>` for the other workers of a multiworker
+    cluster. Every worker runs every unit (each fit is one synchronous computation across
+    them), so each keeps its own record to resume from; only the chief's are the results."""
+    out = Path(out)
+    return out if is_chief(strategy) else out / WORKERS / worker_name(strategy)
 
 
 def earlier_results(out: Path, config: dict, restart: bool = False) -> dict:

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from tl_text.classifiers.arms import (ArmOptions, Sources, build, needs_unlabelled,
                                      split_spec)
 from tl_text.data import load_imdb
 from tl_text.errors import ConfigError
 from tl_text.experiments.report import (accuracy_plot, accuracy_table, earlier_results,
-                                        write_results)
+                                        results_folder, write_results)
 from tl_text.training.distribute import get_strategy
 from tl_text.experiments.runner import Unit, check_arms, run_units
 
@@ -57,8 +56,8 @@ def run(cfg: TransferConfig) -> list[dict]:
     check_arms(cfg.arms, split_spec)
     if cfg.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {cfg.seeds}")
-    get_strategy(cfg.strategy)  # a multiworker strategy must exist before any TF op
-    out = Path(cfg.out)
+    # a multiworker strategy must exist before any TF op
+    out = results_folder(cfg.out, get_strategy(cfg.strategy))
     earlier = earlier_results(out, asdict(cfg), cfg.restart)
     started = time.perf_counter() - earlier.get("elapsed_seconds", 0)
     wanted = needs_unlabelled(cfg.arms, cfg)
@@ -81,7 +80,7 @@ def run(cfg: TransferConfig) -> list[dict]:
     rows = run_units(units, test, lambda arm, seed: build(arm, cfg, seed, sources), write,
                      lambda message: _step(f"target: {message}"), out=out, earlier=earlier)
     print("\n" + accuracy_table(rows, "IMDB"))
-    _step(f"wrote {cfg.out}/results.{{json,csv,md,png}}")
+    _step(f"wrote {out}/results.{{json,csv,md,png}}")
     return rows
 
 
