@@ -108,6 +108,11 @@ class ArmOptions:
     bert_epochs: int = _option(3)
     bert_batch_size: int = _option(16)
     bert_learning_rate: float = _option(5e-5, "peak transformer learning rate")
+    bert_freeze_embeddings: bool = _option(False, "transformer fine-tuning (bert, bert-transfer "
+                                                  "and its source step): keep the word-"
+                                                  "embedding table frozen, every other weight "
+                                                  "trains (e5: its table is 96 M of 118 M "
+                                                  "parameters)")
     bert_source_epochs: int = _option(1)
     bert_source_fraction: float = _option(0.25, "share of the source corpus for the "
                                                 "bert-transfer source step", fraction=True)
@@ -172,7 +177,8 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         options.pretrained, options.max_length, options.truncation, options.bert_epochs,
         options.bert_batch_size, options.bert_learning_rate, options.trainer,
         init_from=sources.transformer() if arm == "bert-transfer" else None, seed=seed,
-        verbose=options.verbose, **distribution(options))
+        verbose=options.verbose, freeze_embeddings=options.bert_freeze_embeddings,
+        **distribution(options))
 
 
 def _hub_module(arm: str) -> str:
@@ -258,7 +264,7 @@ class Sources:
             classifier = TransformerTextClassifier(
                 o.pretrained, o.max_length, o.truncation, o.bert_source_epochs,
                 o.bert_batch_size, o.bert_learning_rate, o.trainer, seed=0, verbose=o.verbose,
-                **distribution(o))
+                freeze_embeddings=o.bert_freeze_embeddings, **distribution(o))
             self._transformer = self._cached(classifier, data, Path(o.pretrained).name,
                                              "transformer source", o.pretrained, hold_out=True)
         return self._transformer
@@ -375,7 +381,8 @@ def _key(classifier: TextClassifier, data: TextDataset) -> str:
     from tl_text.models.cnn import VERSION
 
     settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
-    for option, default in (("precision", "float32"), ("strategy", "default")):
+    for option, default in (("precision", "float32"), ("strategy", "default"),
+                            ("freeze_embeddings", False)):
         if settings.get(option) == default:  # the cache keys from before the option
             del settings[option]
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

@@ -18,7 +18,8 @@ from tl_text.errors import ConfigError
 PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test probabilities
 # options that leave the results unchanged
 SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every")
-LATER_OPTIONS = {"strategy": "default"}  # options added later: results without them had these
+# options added later: results without them had these
+LATER_OPTIONS = {"strategy": "default", "bert_freeze_embeddings": False}
 
 
 def group_accuracies(rows: list[dict]) -> dict[tuple[float, str], list[float]]:
