@@ -87,9 +87,10 @@ class ArmOptions:
     precision: str = _option("float32", "CNN compute precision (source CNN too): bfloat16 "
                                         "runs on the CPU's bf16 units", PRECISIONS)
     strategy: str = _option("default", "tf.distribute strategy of every CNN, transformer "
-                                       "and trainable hub fit: mirrored (local devices) or multiworker (reads "
-                                       "TF_CONFIG); batch sizes and rates are per replica and "
-                                       "scale with the replicas", STRATEGIES)
+                                       "and trainable hub fit: mirrored (local devices) or "
+                                       "multiworker (reads TF_CONFIG); batch sizes and rates "
+                                       "are per replica and scale with the replicas",
+                            STRATEGIES)
     checkpoint_every: int = _option(0, "also checkpoint CNN and transformer fits every N "
                                        "steps (0: at epoch ends only)")
     checkpoint_dir: str | None = _option(None, "checkpoints of unfinished fits; a rerun of the "
@@ -111,6 +112,11 @@ class ArmOptions:
     bert_epochs: int = _option(3)
     bert_batch_size: int = _option(16)
     bert_learning_rate: float = _option(5e-5, "peak transformer learning rate")
+    bert_freeze_embeddings: bool = _option(False, "transformer fine-tuning (bert, bert-transfer "
+                                                  "and its source step): keep the word-"
+                                                  "embedding table frozen, every other weight "
+                                                  "trains (e5: its table is 96 M of 118 M "
+                                                  "parameters)")
     bert_source_epochs: int = _option(1)
     bert_source_fraction: float = _option(0.25, "share of the source corpus for the "
                                                 "bert-transfer source step", fraction=True)
@@ -176,7 +182,8 @@ def build(spec: str, options: ArmOptions, seed: int, sources: "Sources") -> Text
         options.pretrained, options.max_length, options.truncation, options.bert_epochs,
         options.bert_batch_size, options.bert_learning_rate, options.trainer,
         init_from=sources.transformer() if arm == "bert-transfer" else None, seed=seed,
-        verbose=options.verbose, **distribution(options))
+        verbose=options.verbose, freeze_embeddings=options.bert_freeze_embeddings,
+        **distribution(options))
 
 
 def _hub_module(arm: str) -> str:
@@ -262,7 +269,7 @@ class Sources:
             classifier = TransformerTextClassifier(
                 o.pretrained, o.max_length, o.truncation, o.bert_source_epochs,
                 o.bert_batch_size, o.bert_learning_rate, o.trainer, seed=0, verbose=o.verbose,
-                **distribution(o))
+                freeze_embeddings=o.bert_freeze_embeddings, **distribution(o))
             self._transformer = self._cached(classifier, data, Path(o.pretrained).name,
                                              "transformer source", o.pretrained, hold_out=True)
         return self._transformer
@@ -379,7 +386,8 @@ def _key(classifier: TextClassifier, data: TextDataset) -> str:
     from tl_text.models.cnn import VERSION
 
     settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
-    for option, default in (("precision", "float32"), ("strategy", "default")):
+    for option, default in (("precision", "float32"), ("strategy", "default"),
+                            ("freeze_embeddings", False)):
         if settings.get(option) == default:  # the cache keys from before the option
             del settings[option]
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

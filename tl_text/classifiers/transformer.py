@@ -5,7 +5,8 @@
     FrozenEncoderLR("minilm").fit(train)     # logistic regression on mean-pooled features
 
 The network is `tl_text.models.TransformerClassifier` (a transformers TF model and its
-tokenizer); exports tokenise in the graph (`tl_text.export.wordpiece`).
+tokenizer); exports tokenise in the graph (`tl_text.export.wordpiece`,
+`tl_text.export.sentencepiece`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class TransformerTextClassifier(_TransformerBase):
     "bfloat16" builds the network under Keras `mixed_bfloat16` (bfloat16 compute, float32
     weights), for training, prediction and a reloaded classifier alike. `strategy`,
     `checkpoint_dir` and `checkpoint_every`: as for `CNNClassifier` (checkpoints: native
-    trainer only)."""
+    trainer only). `freeze_embeddings` keeps the word-embedding table as pretrained
+    (positions, layer norms and every layer still train): e5's 250,037 x 384 table is 96 M of
+    its 118 M parameters, which AdamW would otherwise update densely at every step."""
 
     kind = "transformer"
 
@@ -69,7 +72,7 @@ class TransformerTextClassifier(_TransformerBase):
                  init_from: "TransformerTextClassifier | str | os.PathLike | None" = None,
                  seed: int = 0, verbose: int = 0, precision: str = "float32",
                  strategy: str = "default", checkpoint_dir: str | os.PathLike | None = None,
-                 checkpoint_every: int = 0):
+                 checkpoint_every: int = 0, freeze_embeddings: bool = False):
         from tl_text.training.distribute import check_strategy
 
         check_strategy(strategy)
@@ -78,7 +81,7 @@ class TransformerTextClassifier(_TransformerBase):
         self.pretrained, self.max_length, self.truncation = pretrained, max_length, truncation
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.trainer, self.init_from, self.seed, self.verbose = trainer, init_from, seed, verbose
-        self.precision = precision
+        self.precision, self.freeze_embeddings = precision, freeze_embeddings
 
     def get_config(self) -> dict[str, Any]:
         source = self.init_from
@@ -88,7 +91,8 @@ class TransformerTextClassifier(_TransformerBase):
                 "truncation": self.truncation, "epochs": self.epochs,
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                 "trainer": self.trainer, "init_from": None if source is None else str(source),
-                "seed": self.seed, "precision": self.precision, "strategy": self.strategy}
+                "seed": self.seed, "precision": self.precision, "strategy": self.strategy,
+                "freeze_embeddings": self.freeze_embeddings}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
         from tl_text.models.precision import policy
@@ -98,6 +102,8 @@ class TransformerTextClassifier(_TransformerBase):
         strategy = get_strategy(self.strategy)
         with policy(self.precision), scope(strategy):
             self.network_ = self._network(self._start(), train.label_names)
+            if self.freeze_embeddings:
+                self.network_.freeze_word_embeddings()
         checkpoints = self._checkpoint_folder("transformer", train) \
             if self.trainer == "native" else None
         result = fit_transformer(self.network_, train, valid, self.epochs, self.batch_size,
@@ -105,8 +111,9 @@ class TransformerTextClassifier(_TransformerBase):
                                  verbose=self.verbose, strategy=strategy,
                                  checkpoint_dir=checkpoints,
                                  checkpoint_every=self.checkpoint_every)
+        frozen = ", word embeddings frozen" if self.freeze_embeddings else ""
         return {"epochs": self.epochs, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
-                "notes": f"{self.trainer} trainer, {self.precision}"}
+                "notes": f"{self.trainer} trainer, {self.precision}{frozen}"}
 
     def _start(self) -> str:
         """Where fine-tuning starts: the pretrained weights, or a saved classifier's."""

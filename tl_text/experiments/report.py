@@ -20,7 +20,7 @@ PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test pro
 # options that leave the results unchanged
 SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every")
 # options added later: results written before them had these values
-LATER_OPTIONS = {"strategy": "default", "ngrams": 2}
+LATER_OPTIONS = {"strategy": "default", "ngrams": 2, "bert_freeze_embeddings": False}
 WORKERS = ".workers"  # in `out`: the records of a cluster's other workers
 
 

@@ -10,8 +10,8 @@ The `serving_default` signature takes `text`: string [batch] and returns `probab
 float32 [batch, classes], `label`: string [batch] and `label_id`: int64 [batch]. Tokenisation
 is part of the graph, so loading needs TensorFlow only: no tl_text model code, no pickle.
 Transformer exports tokenise with tensorflow-text ops (`tl_text.export.wordpiece`, the WordPiece
-vocabulary in `assets/`): the loading process must `import tensorflow_text` to register them,
-as `load_exported` does.
+vocabulary in `assets/`; `tl_text.export.sentencepiece`, the SentencePiece model in the graph):
+the loading process must `import tensorflow_text` to register them, as `load_exported` does.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tl_text.atomic import atomic_folder, scratch_folder
 from tl_text.errors import ConfigError, TlTextError
 
 if TYPE_CHECKING:  # loading an export must not import the model code
-    from tl_text.export.wordpiece import WordPieceTokenizer
+    from tl_text.export.wordpiece import FramedTokenizer
     from tl_text.models.transformer import TransformerClassifier
 
 METADATA = "metadata.json"
@@ -59,13 +59,13 @@ class _RawTextModel(tf.Module):
 
 
 class TransformerScorer(tf.Module):
-    """In-graph WordPiece tokenisation, the transformer and a softmax.
+    """In-graph tokenisation (WordPiece or SentencePiece), the transformer and a softmax.
 
     Only the model's variables are tracked (not the Keras model itself), so an optimizer
     attached by training is not exported.
     """
 
-    def __init__(self, classifier: "TransformerClassifier", tokenizer: "WordPieceTokenizer"):
+    def __init__(self, classifier: "TransformerClassifier", tokenizer: "FramedTokenizer"):
         super().__init__(name="transformer_scorer")
         model = classifier.model
         self.logits = lambda inputs: model(inputs, training=False).logits  # not tracked
@@ -89,7 +89,7 @@ def export_model(model: "tf_keras.Model | TransformerClassifier", base_path: str
                  label_names: Sequence[str] | None = None,
                  metadata: dict[str, Any] | None = None) -> Path:
     """Export a Keras model (raw strings in, probabilities out: the CNNs) or a
-    `TransformerClassifier` (WordPiece tokenisation, truncation and softmax in the graph).
+    `TransformerClassifier` (tokenisation, truncation and softmax in the graph).
 
     `label_names` default to the transformer's own; a Keras model needs them unless it has
     two classes ("neg", "pos"). The rest is `export_scorer`'s.
@@ -157,23 +157,32 @@ def restore_variables(folder: str | os.PathLike, scorer) -> None:
 
 def transformer_scorer(classifier: "TransformerClassifier",
                        vocab_file: Path) -> tuple[TransformerScorer, dict[str, Any]]:
-    """The scorer to save (its vocabulary written to `vocab_file`) and its description."""
+    """The scorer to save and its description. WordPiece tokenizers write their vocabulary
+    to `vocab_file`; SentencePiece (unigram) ones keep their model in the graph."""
+    from tl_text.export.sentencepiece import (SCORE_GRID, SentencePieceTokenizer,
+                                              hf_unigram_settings, is_unigram)
     from tl_text.export.wordpiece import WordPieceTokenizer, hf_settings
 
-    settings = hf_settings(classifier.tokenizer)
-    tokenizer = WordPieceTokenizer(settings, vocab_file, classifier.max_length,
-                                   classifier.truncation, classifier.input_names)
+    framing = (classifier.max_length, classifier.truncation, classifier.input_names)
+    if is_unigram(classifier.tokenizer):
+        settings = hf_unigram_settings(classifier.tokenizer)
+        tokenizer = SentencePieceTokenizer(settings, *framing)
+        described_tokenizer = {"type": "SentencePiece", "model": "Unigram",
+                               "vocab_size": len(settings["pieces"]), "score_grid": SCORE_GRID}
+    else:
+        settings = hf_settings(classifier.tokenizer)
+        tokenizer = WordPieceTokenizer(settings, vocab_file, *framing)
+        described_tokenizer = {"type": "WordPiece", "vocab_size": len(settings["vocab"]),
+                               **{key: settings[key] for key in (
+                                   "lowercase", "strip_accents", "clean_text", "chinese_chars",
+                                   "unk_token", "max_chars_per_word")}}
     config = classifier.model.config
     described = {
         "model": type(classifier.model).__name__, "model_type": "transformer",
         "transformer": {
             "pretrained": classifier.name_or_path, "architecture": config.model_type,
             "max_length": classifier.max_length, "truncation": classifier.truncation,
-            "inputs": list(classifier.input_names),
-            "tokenizer": {"type": "WordPiece", "vocab_size": len(settings["vocab"]),
-                          **{key: settings[key] for key in (
-                              "lowercase", "strip_accents", "clean_text", "chinese_chars",
-                              "unk_token", "max_chars_per_word")}},
+            "inputs": list(classifier.input_names), "tokenizer": described_tokenizer,
             "config": json.loads(config.to_json_string())}}
     return TransformerScorer(classifier, tokenizer), described
 

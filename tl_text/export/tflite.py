@@ -69,6 +69,12 @@ def export_tflite(classifier: "TransformerClassifier", base_path: str | os.PathL
     """Convert `classifier` to TFLite (int8 dynamic-range weights unless `quantize` is False)
     under `base_path/VERSION/`, written to a hidden folder and renamed at the end. A network
     built in bfloat16 is rebuilt in float32 first. Returns the version folder."""
+    from tl_text.export.sentencepiece import is_unigram
+
+    if is_unigram(classifier.tokenizer):
+        raise ConfigError(f"{classifier.name_or_path}: TFLite exports tokenise with WordPiece "
+                          f"only (BERT, ELECTRA, MiniLM), and this tokenizer is SentencePiece; "
+                          f"export it as a SavedModel instead (export_model, tl-text train)")
     base = Path(base_path).expanduser()
     labels = checked_label_names(classifier.label_names)
     version = new_version(base, version)

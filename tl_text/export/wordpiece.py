@@ -86,7 +86,62 @@ def hf_settings(tokenizer) -> dict[str, Any]:
             "cls_id": cls_id, "sep_id": sep_id, "pad_id": tokenizer.pad_token_id}
 
 
-class WordPieceTokenizer(tf.Module):
+def added_token_pattern(added_tokens: list[dict[str, Any]]) -> str:
+    """A regex matching the added tokens written in a text (longest first), with the
+    whitespace their `lstrip` and `rstrip` options take along; "" when there are none."""
+    added = sorted(added_tokens, key=lambda t: -len(t["content"]))
+    return "|".join((rf"{WHITESPACE}*" if t["lstrip"] else "") + re.escape(t["content"])
+                    + (rf"{WHITESPACE}*" if t["rstrip"] else "") for t in added)
+
+
+class FramedTokenizer(tf.Module):
+    """Raw strings [batch] -> padded model inputs, as `TransformerClassifier` builds them,
+    from the untruncated ids that a subclass's `pieces(text)` gives (int64 [batch, (pieces)],
+    no special tokens): truncation (head, tail, head+tail),
+    `cls_id` ... `sep_id`, right-padding with `pad_id` to the batch's longest row, the
+    attention mask and zero token type ids."""
+
+    def __init__(self, name: str, ids: dict[str, int], max_length: int, truncation: str,
+                 input_names: list[str]):
+        super().__init__(name=name)
+        room = max_length - 2
+        keep_head = {"head": room, "tail": 0, "head+tail": room // 4}.get(truncation)
+        if keep_head is None or room < 1:
+            raise ConfigError(f"cannot truncate to max_length {max_length} with {truncation!r}")
+        self.ids = {key: ids[key] for key in ("cls_id", "sep_id", "pad_id")}
+        self.room, self.keep_head, self.input_names = room, keep_head, list(input_names)
+
+    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        """{input name: int32 [batch, longest]} for the raw strings `text` [batch]."""
+        ids = self.token_ids(text)
+        lengths = ids.row_lengths()
+        width = tf.maximum(tf.reduce_max(lengths), 2)  # 2 for an empty batch too
+        input_ids = ids.to_tensor(default_value=self.ids["pad_id"],
+                                  shape=tf.stack([ids.nrows(), width]))
+        mask = tf.sequence_mask(lengths, width, tf.int32)
+        inputs = {"input_ids": tf.cast(input_ids, tf.int32), "attention_mask": mask,
+                  "token_type_ids": tf.zeros_like(mask)}
+        return {name: inputs[name] for name in self.input_names}
+
+    def token_ids(self, text: tf.Tensor) -> tf.RaggedTensor:
+        """int64 [batch, (tokens)]: `cls_id`, the truncated pieces, `sep_id`."""
+        pieces = self._truncate(self.pieces(text))
+        batch = tf.shape(text, out_type=tf.int64)[:1]
+        cls = tf.fill(tf.concat([batch, [1]], 0), tf.constant(self.ids["cls_id"], tf.int64))
+        sep = tf.fill(tf.concat([batch, [1]], 0), tf.constant(self.ids["sep_id"], tf.int64))
+        return tf.concat([cls, pieces, sep], axis=1)
+
+    def _truncate(self, pieces: tf.RaggedTensor) -> tf.RaggedTensor:
+        """Keep `keep_head` pieces from the start and fill the rest of `room` from the end."""
+        lengths = pieces.row_lengths()
+        excess = tf.maximum(lengths - self.room, 0)
+        positions = tf.ragged.range(tf.minimum(lengths, self.room))
+        skip = tf.cast(positions >= self.keep_head, tf.int64) * tf.expand_dims(excess, 1)
+        index = positions + skip + tf.expand_dims(pieces.row_starts(), 1)
+        return tf.gather(pieces.flat_values, index)
+
+
+class WordPieceTokenizer(FramedTokenizer):
     """Raw strings [batch] -> padded model inputs, as `TransformerClassifier` builds them.
 
     `settings` comes from `hf_settings`; `vocab_file` is written here (one token a line, line
@@ -95,13 +150,8 @@ class WordPieceTokenizer(tf.Module):
 
     def __init__(self, settings: dict[str, Any], vocab_file: str | Path, max_length: int,
                  truncation: str, input_names: list[str]):
-        super().__init__(name="wordpiece_tokenizer")
-        room = max_length - 2
-        keep_head = {"head": room, "tail": 0, "head+tail": room // 4}.get(truncation)
-        if keep_head is None or room < 1:
-            raise ConfigError(f"cannot truncate to max_length {max_length} with {truncation!r}")
+        super().__init__("wordpiece_tokenizer", settings, max_length, truncation, input_names)
         self.settings = {k: v for k, v in settings.items() if k != "vocab"}
-        self.room, self.keep_head, self.input_names = room, keep_head, list(input_names)
         Path(vocab_file).write_text("".join(f"{token}\n" for token in settings["vocab"]),
                                     encoding="utf-8")
         self.vocab = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
@@ -112,30 +162,7 @@ class WordPieceTokenizer(tf.Module):
             self.vocab, suffix_indicator=settings["prefix"], token_out_type=tf.int64,
             max_bytes_per_word=4 * settings["max_chars_per_word"],
             unknown_token=settings["unk_token"])
-        added = sorted(settings["added_tokens"], key=lambda t: -len(t["content"]))
-        self.added_pattern = "|".join(
-            (rf"{WHITESPACE}*" if t["lstrip"] else "") + re.escape(t["content"])
-            + (rf"{WHITESPACE}*" if t["rstrip"] else "") for t in added)
-
-    def __call__(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
-        """{input name: int32 [batch, longest]} for the raw strings `text` [batch]."""
-        ids = self.token_ids(text)
-        lengths = ids.row_lengths()
-        width = tf.maximum(tf.reduce_max(lengths), 2)  # 2 for an empty batch too
-        input_ids = ids.to_tensor(default_value=self.settings["pad_id"],
-                                  shape=tf.stack([ids.nrows(), width]))
-        mask = tf.sequence_mask(lengths, width, tf.int32)
-        inputs = {"input_ids": tf.cast(input_ids, tf.int32), "attention_mask": mask,
-                  "token_type_ids": tf.zeros_like(mask)}
-        return {name: inputs[name] for name in self.input_names}
-
-    def token_ids(self, text: tf.Tensor) -> tf.RaggedTensor:
-        """int64 [batch, (tokens)]: `[CLS]`, the truncated pieces, `[SEP]`."""
-        pieces = self._truncate(self.pieces(text))
-        batch = tf.shape(text, out_type=tf.int64)[:1]
-        cls = tf.fill(tf.concat([batch, [1]], 0), tf.constant(self.settings["cls_id"], tf.int64))
-        sep = tf.fill(tf.concat([batch, [1]], 0), tf.constant(self.settings["sep_id"], tf.int64))
-        return tf.concat([cls, pieces, sep], axis=1)
+        self.added_pattern = added_token_pattern(settings["added_tokens"])
 
     def pieces(self, text: tf.Tensor) -> tf.RaggedTensor:
         """int64 [batch, (pieces)]: the untruncated ids without special tokens."""
@@ -182,15 +209,6 @@ class WordPieceTokenizer(tf.Module):
                     > self.settings["max_chars_per_word"])
         return words.with_flat_values(
             tf.where(too_long, self.settings["unk_token"], words.flat_values))
-
-    def _truncate(self, pieces: tf.RaggedTensor) -> tf.RaggedTensor:
-        """Keep `keep_head` pieces from the start and fill the rest of `room` from the end."""
-        lengths = pieces.row_lengths()
-        excess = tf.maximum(lengths - self.room, 0)
-        positions = tf.ragged.range(tf.minimum(lengths, self.room))
-        skip = tf.cast(positions >= self.keep_head, tf.int64) * tf.expand_dims(excess, 1)
-        index = positions + skip + tf.expand_dims(pieces.row_starts(), 1)
-        return tf.gather(pieces.flat_values, index)
 
 
 class FastWordPieceTokenizer(tf.Module):

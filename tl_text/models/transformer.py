@@ -112,6 +112,22 @@ class TransformerClassifier:
         return cls(model, tokenizer, max_length or saved.get("max_length", 256),
                    truncation or saved.get("truncation", "head"), str(name_or_path))
 
+    def freeze_word_embeddings(self) -> None:
+        """Exclude the word-embedding table from training (positions, token types, layer
+        norms and every layer still train): no gradient, optimizer state or update for it.
+
+        Keras marks whole layers trainable or not, and the table shares its layer with the
+        position embeddings, so the table is moved to the layer's non-trainable weights.
+        """
+        layer = self.model.get_input_embeddings()
+        tables = [w for w in layer.trainable_weights
+                  if w.shape[0] == self.model.config.vocab_size]
+        if len(tables) != 1:
+            raise ConfigError(f"cannot tell the word-embedding table among the weights of "
+                              f"{type(layer).__name__}: {[w.name for w in tables]}")
+        layer._trainable_weights.remove(tables[0])
+        layer._non_trainable_weights.append(tables[0])
+
     @property
     def label_names(self) -> tuple[str, ...]:
         id2label = self.model.config.id2label
