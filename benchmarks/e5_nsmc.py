@@ -31,7 +31,7 @@ def scored(name, work: Path, make, train, valid, test, log):
     path = work / f"{name.replace(':', '_')}.npz"
     if not path.exists():
         started = time.perf_counter()
-        classifier = make().fit(train, valid if name == "e5" else None)
+        classifier = make().fit(train)
         fitted = time.perf_counter()
         p_valid = classifier.predict_proba(valid.texts)
         p_test = classifier.predict_proba(test.texts)
@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--freeze-embeddings", action="store_true",
+                        help="keep e5's word-embedding table frozen")
     parser.add_argument("--work", default="/tmp/e5-nsmc")
     parser.add_argument("--out", default="benchmarks/results/e5-nsmc.json")
     args = parser.parse_args()
@@ -71,7 +73,8 @@ def main() -> None:
 
     def make_e5():
         return TransformerTextClassifier("e5", args.max_length, "head", args.epochs,
-                                         args.batch_size, args.learning_rate, verbose=2)
+                                         args.batch_size, args.learning_rate, verbose=2,
+                                         freeze_embeddings=args.freeze_embeddings)
 
     if "tokens" not in log:
         tokenizer = make_e5()._network("e5", ("0", "1")).tokenizer

@@ -109,7 +109,8 @@ def test_saved_e5_classifier_predicts_like_the_classifier(fitted, nsmc, imdb_sma
     folder = classifier.save(tmp_path / "nsmc-e5")  # what `tl-text train` writes
     texts = (nsmc["test"].texts[:20] + imdb_small["test"].texts[:12] + EDGE_CASES)
     expected = classifier.predict_proba(texts)
-    assert expected.std() > 0.005  # far from constant: the comparison means something
+    # the outputs vary 100x more than the tolerance below: the comparison means something
+    assert expected.std() > 1e-3
     exported = load_exported(folder)
     tokenizer = exported.metadata["transformer"]["tokenizer"]
     assert (tokenizer["type"], tokenizer["vocab_size"]) == ("SentencePiece", 250_002)

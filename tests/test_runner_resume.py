@@ -72,17 +72,30 @@ def test_results_of_another_config_are_refused_unless_restart(tmp_path, data_dir
     before = (out / "results.json").read_text()
     capsys.readouterr()
 
-    assert _transfer(out, data_dir, "--seeds", "1") == 2
+    assert _transfer(out, data_dir, "--seeds", "1", "--ngrams", "3") == 2
     err = capsys.readouterr().err
     assert f"{out / 'results.json'} holds the results of another configuration (differing " \
-           "in arms)" in err and "choose another --out, or pass --restart" in err
+           "in ngrams)" in err and "choose another --out, or pass --restart" in err
     assert (out / "results.json").read_text() == before
 
     built = _counting_builds(monkeypatch)
-    assert _transfer(out, data_dir, "--seeds", "1", "--restart") == 0
+    assert _transfer(out, data_dir, "--seeds", "1", "--ngrams", "3", "--restart") == 0
     assert built == [("nb-lr", 0), ("tfidf-lr", 0)]
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["arm"] for r in rows] == ["nb-lr", "tfidf-lr", "nb-lr+tfidf-lr"]
+
+
+def test_more_arms_and_seeds_add_only_their_units(tmp_path, data_dir, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert _transfer(out, data_dir, "--seeds", "1", "--arms", "nb-lr") == 0
+    capsys.readouterr()
+    built = _counting_builds(monkeypatch)
+    assert _transfer(out, data_dir) == 0  # the three arms, two seeds
+    assert "resuming: 1 of 6 units already done" in capsys.readouterr().out
+    assert built == [("tfidf-lr", 0), ("nb-lr", 1), ("tfidf-lr", 1)]
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["arm"], r["seed"]) for r in rows] == [
+        (arm, seed) for seed in (0, 1) for arm in ("nb-lr", "tfidf-lr", "nb-lr+tfidf-lr")]
 
 
 def test_another_config_is_refused_before_reading_data(tmp_path, capsys):

@@ -34,12 +34,16 @@ def test_students_learn_from_pseudo_labels_and_ship_as_the_last_student(imdb_sma
                                                                         tmp_path):
     train, test = imdb_small["train"], imdb_small["test"]
     unlabelled = imdb["train"].fraction(0.1, seed=1).texts  # 2,500 reviews, labels unused
-    teacher = Teacher(CountingNBLR())
+    teacher = Teacher(CountingNBLR(), cache_dir=tmp_path / "teachers")
     one = SelfTraining(teacher, [NBLogisticRegression()], [*unlabelled, *train.texts],
                        threshold=0.8).fit(train)
     two = SelfTraining(teacher, [NBLogisticRegression(), NBLogisticRegression()], unlabelled,
                        threshold=0.8).fit(train)
     assert CountingNBLR.fits == 1  # one teacher fit shared by both
+    labels = teacher.label(train, unlabelled)  # saved to the cache
+    again = Teacher(CountingNBLR(), cache_dir=tmp_path / "teachers")  # a later run
+    np.testing.assert_array_equal(again.label(train, unlabelled), labels)
+    assert CountingNBLR.fits == 1  # its labels come from the cache, without a fit
     info = one.fit_info_
     assert info["unlabelled"] == len(set(unlabelled) - set(train.texts))  # train texts dropped
     assert 0 < info["pseudo_labelled"][0] < info["unlabelled"]

@@ -22,7 +22,8 @@
                 >= `threshold` (0.5: all of them, i.e. distillation), for `rounds` rounds
 
 Source models (`Sources`) are trained once on `source` (default: every Amazon review) and
-cached under `models_dir` as exports, keyed by their options and data.
+cached under `models_dir` as exports, keyed by their options and data; so are the teachers'
+labels of the unlabelled texts (`models_dir`/teachers).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ CNN_MODELS = ("denil", "kim")
 SELF_TRAINED = "self-"
 HUB, TRAINABLE = "hub:", ":trainable"
 ADAPTED = "adapted"  # the `vectors` value naming the gensim-adapted vectors
+TEACHERS = "teachers"  # in `models_dir`: the teachers' labels of unlabelled texts
 
 
 def _option(default, help: str = "", choices: tuple = (), **extra):
@@ -280,7 +282,8 @@ class Sources:
             if any(p.startswith(SELF_TRAINED) for p in split_spec(self.options.teacher)):
                 raise ConfigError(f"the teacher {self.options.teacher!r} cannot itself be "
                                   "self-trained")
-            self._teachers[seed] = Teacher(build(self.options.teacher, self.options, seed, self))
+            self._teachers[seed] = Teacher(build(self.options.teacher, self.options, seed, self),
+                                           Path(self.options.models_dir) / TEACHERS)
         return self._teachers[seed]
 
     def unlabelled(self) -> list[str]:

@@ -15,11 +15,15 @@ The export and `load_classifier` give the last student: that is the model to shi
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from tl_text.atomic import atomic_write
 from tl_text.classifiers.base import TextClassifier, load_classifier
 from tl_text.data.dataset import TextDataset, concat
 from tl_text.errors import ConfigError
@@ -28,11 +32,14 @@ STUDENT = "student"
 
 
 class Teacher:
-    """A classifier whose fit and predictions on unlabelled texts are computed once per
-    training set, so that several students of one run share them."""
+    """A classifier that labels unlabelled texts for students. Its fit and its labels are
+    computed once per training set, so that several students of one run share them; with
+    `cache_dir`, the labels are also saved there (keyed by the teacher's spec, the training
+    documents and the texts), so that a later run of the same teacher needs no fit at all."""
 
-    def __init__(self, classifier: TextClassifier):
+    def __init__(self, classifier: TextClassifier, cache_dir: str | os.PathLike | None = None):
         self.classifier = classifier
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self._fitted_on: str | None = None
         self._probabilities: dict[str, np.ndarray] = {}
 
@@ -43,11 +50,23 @@ class Teacher:
             self._fitted_on, self._probabilities = key, {}
         return self.classifier
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        key = _digest(texts)
-        if key not in self._probabilities:
-            self._probabilities[key] = self.classifier.predict_proba(texts)
-        return self._probabilities[key]
+    def label(self, train: TextDataset, texts: Sequence[str]) -> np.ndarray:
+        """The probabilities of `texts` from the teacher fitted on `train`."""
+        key = _digest([json.dumps(self.classifier.spec(), sort_keys=True),
+                       _digest(train.ids), _digest(texts)])
+        if key in self._probabilities:
+            return self._probabilities[key]
+        cached = None if self.cache_dir is None else self.cache_dir / f"{key[:16]}.npy"
+        if cached is not None and cached.exists():
+            probabilities = np.load(cached, allow_pickle=False)
+        else:
+            probabilities = self.fit(train).predict_proba(texts)
+            if cached is not None:
+                buffer = io.BytesIO()
+                np.save(buffer, probabilities, allow_pickle=False)
+                atomic_write(cached, buffer.getvalue())
+        self._probabilities[key] = probabilities
+        return probabilities
 
 
 class SelfTraining(TextClassifier):
@@ -80,8 +99,7 @@ class SelfTraining(TextClassifier):
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
         labelled = set(train.texts)
         pool = [text for text in dict.fromkeys(self.unlabelled) if text not in labelled]
-        self.teacher.fit(train)
-        probabilities = self.teacher.predict_proba(pool)
+        probabilities = self.teacher.label(train, pool)
         rounds = []
         for student in self.students:
             chosen = select(probabilities, self.threshold, np.bincount(train.labels))

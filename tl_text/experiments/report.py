@@ -19,6 +19,9 @@ from tl_text.training.distribute import is_chief, worker_name
 PROBABILITIES = "probabilities"  # the folder in `out` with each unit's test probabilities
 # options that leave the results unchanged
 SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every")
+# options that only choose which units run: a re-run with other values adds (or leaves out)
+# units, and keeps the recorded ones
+UNIT_CHOICES = ("arms", "models", "seeds", "fractions")
 # options added later: results written before them had these values
 LATER_OPTIONS = {"strategy": "default", "ngrams": 2, "bert_freeze_embeddings": False}
 WORKERS = ".workers"  # in `out`: the records of a cluster's other workers
@@ -95,7 +98,7 @@ def earlier_results(out: Path, config: dict, restart: bool = False) -> dict:
         earlier = json.loads(path.read_text(encoding="utf-8"))
         before, now = earlier["config"], json.loads(json.dumps(config))
         changed = sorted(k for k in before.keys() | now.keys()
-                         if k not in SAME_RESULTS
+                         if k not in SAME_RESULTS + UNIT_CHOICES
                          and before.get(k, LATER_OPTIONS.get(k)) != now.get(k))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ConfigError(f"{path}: unreadable results ({err!r}); {advice}") from err

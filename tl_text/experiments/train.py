@@ -37,7 +37,8 @@ class TrainConfig(ArmOptions):
                                     "CSV/TSV/JSONL file"})
     spec: str = field(default="nb-lr", metadata={
         "flag": "--model", "help": "an arm (nb-lr, tfidf-lr, kim, denil, glove, amazon-emb, "
-                                   "finetune, bert, bert-transfer, frozen-lr) or A+B"})
+                                   "gensim-emb, finetune, bert, bert-transfer, frozen-lr, "
+                                   "hub:PATH[:trainable]), self-A (A self-trained) or A+B"})
     out: str = field(default="", metadata={"required": True,
                                            "help": "export base path, e.g. saved_models/NAME"})
     fraction: float = field(default=1.0, metadata={

@@ -10,8 +10,8 @@ validation split of the fraction for early stopping; transformer arms train on a
 a fixed number of epochs.
 
 A re-run with the same config resumes: the (fraction, seed, arm) units recorded in
-`out`/results.json are skipped. Results of another config there are refused unless
-`--restart` (start over).
+`out`/results.json are skipped (so a re-run with more arms, seeds or fractions runs only the
+new units). Results of another config there are refused unless `--restart` (start over).
 """
 
 from __future__ import annotations
