@@ -6,13 +6,16 @@
 A validation split (`--valid` reviews, stratified, seed 0) is carved from the 150,000
 training reviews first; the linear arms train on the rest, e5 on a stratified `--train` of
 the rest. `--max-length` is chosen from the training reviews' token lengths (printed). The
-ensemble (which members, the e5 weight) is chosen on the validation split, then scored once
+other members (`--members`, NSMC arms) train on the rest too. The ensemble (the weight of
+e5 against the mean of the other members, and with `--candidates`, which of the other
+members: every subset of two or more) is chosen on the validation split, then scored once
 on the test set. Probabilities are kept in `--work`, so a re-run skips finished members.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -23,7 +26,7 @@ from tl_text.classifiers import TransformerTextClassifier
 from tl_text.data import load_nsmc
 from tl_text.experiments.nsmc import NsmcConfig, make_classifier
 
-LINEAR = ("nb-lr:char", "nb-lr:wordpiece")
+PAIR = ("nb-lr:char", "nb-lr:wordpiece")
 
 
 def scored(name, work: Path, make, train, valid, test, log):
@@ -56,6 +59,11 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--freeze-embeddings", action="store_true",
                         help="keep e5's word-embedding table frozen")
+    parser.add_argument("--members", default=",".join(PAIR),
+                        help="the NSMC arms ensembled with e5 (comma-separated)")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also choose which members (every subset of two or more) on "
+                             "the validation split")
     parser.add_argument("--work", default="/tmp/e5-nsmc")
     parser.add_argument("--out", default="benchmarks/results/e5-nsmc.json")
     args = parser.parse_args()
@@ -85,7 +93,8 @@ def main() -> None:
 
     cfg = NsmcConfig()
     members = {}
-    for name in (*LINEAR, "e5"):
+    others = args.members.split(",")
+    for name in (*others, "e5"):
         make = make_e5 if name == "e5" else (lambda arm=name: make_classifier(arm, cfg))
         members[name] = scored(name, work, make, e5_train if name == "e5" else rest,
                                valid, test, log)
@@ -97,16 +106,28 @@ def main() -> None:
 
     rows = {name: {"valid": accuracy(v, valid.labels), "test": accuracy(t, test.labels)}
             for name, (v, t) in members.items()}
-    linear_valid = np.mean([members[n][0] for n in LINEAR], axis=0)
-    linear_test = np.mean([members[n][1] for n in LINEAR], axis=0)
+    subsets = [others]
+    if args.candidates:
+        subsets = [list(c) for size in range(2, len(others) + 1)
+                   for c in itertools.combinations(others, size)]
     weights = np.round(np.arange(0, 1.0001, 0.05), 2)
-    valid_acc = [accuracy(w * members["e5"][0] + (1 - w) * linear_valid, valid.labels)
-                 for w in weights]
-    best = float(weights[int(np.argmax(valid_acc))])
-    rows["e5+nb-lr:char+nb-lr:wordpiece"] = {
-        "e5_weight": best, "valid": max(valid_acc),
-        "test": accuracy(best * members["e5"][1] + (1 - best) * linear_test, test.labels),
-        "valid_by_weight": dict(zip(map(float, weights), valid_acc))}
+    choices = []
+    for subset in subsets:
+        mean_valid = np.mean([members[n][0] for n in subset], axis=0)
+        mean_test = np.mean([members[n][1] for n in subset], axis=0)
+        valid_acc = [accuracy(w * members["e5"][0] + (1 - w) * mean_valid, valid.labels)
+                     for w in weights]
+        best = int(np.argmax(valid_acc))
+        choices.append({"members": "+".join(subset), "e5_weight": float(weights[best]),
+                        "valid": valid_acc[best], "valid_without_e5": valid_acc[0],
+                        "test": accuracy(weights[best] * members["e5"][1]
+                                         + (1 - weights[best]) * mean_test, test.labels),
+                        "test_without_e5": accuracy(mean_test, test.labels),
+                        "valid_by_weight": dict(zip(map(float, weights), valid_acc))})
+    chosen = max(choices, key=lambda c: c["valid"])  # the first of equals
+    rows["e5 ensemble (chosen on valid)"] = chosen
+    rows["candidates"] = [{k: v for k, v in c.items() if k != "valid_by_weight"}
+                          for c in choices]
     result = {"args": vars(args), "log": log, "accuracy": rows}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(rows, indent=2))
