@@ -37,6 +37,17 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
+def atomic_save_array(path: str | os.PathLike, array) -> Path:
+    """`array` saved as .npy (no pickle) to `path`, atomically."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return atomic_write(path, buffer.getvalue())
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a hidden folder beside `path`, renamed to `path` on success, removed on error.

@@ -282,8 +282,12 @@ class Sources:
             if any(p.startswith(SELF_TRAINED) for p in split_spec(self.options.teacher)):
                 raise ConfigError(f"the teacher {self.options.teacher!r} cannot itself be "
                                   "self-trained")
+            from tl_text.models.cnn import VERSION
+
+            # labels of an older CNN version are not reused, as source models are not
+            cache = Path(self.options.models_dir) / TEACHERS / f"cnn-v{VERSION}"
             self._teachers[seed] = Teacher(build(self.options.teacher, self.options, seed, self),
-                                           Path(self.options.models_dir) / TEACHERS)
+                                           cache)
         return self._teachers[seed]
 
     def unlabelled(self) -> list[str]:

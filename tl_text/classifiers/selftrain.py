@@ -15,7 +15,6 @@ The export and `load_classifier` give the last student: that is the model to shi
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tl_text.atomic import atomic_write
+from tl_text.atomic import atomic_save_array
 from tl_text.classifiers.base import TextClassifier, load_classifier
 from tl_text.data.dataset import TextDataset, concat
 from tl_text.errors import ConfigError
@@ -62,9 +61,7 @@ class Teacher:
         else:
             probabilities = self.fit(train).predict_proba(texts)
             if cached is not None:
-                buffer = io.BytesIO()
-                np.save(buffer, probabilities, allow_pickle=False)
-                atomic_write(cached, buffer.getvalue())
+                atomic_save_array(cached, probabilities)
         self._probabilities[key] = probabilities
         return probabilities
 

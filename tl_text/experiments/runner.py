@@ -8,7 +8,6 @@ they cost no training; every unit's probabilities are saved next to the results
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 import time
@@ -18,7 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tl_text.atomic import atomic_write
+from tl_text.atomic import atomic_save_array
 from tl_text.classifiers.base import TextClassifier
 from tl_text.classifiers.ensemble import combine
 from tl_text.data.dataset import TextDataset
@@ -130,9 +129,7 @@ def _probabilities_file(out: Path, key: tuple) -> Path:
 
 
 def _save_probabilities(out: Path, key: tuple, probabilities: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, probabilities, allow_pickle=False)
-    atomic_write(_probabilities_file(out, key), buffer.getvalue())
+    atomic_save_array(_probabilities_file(out, key), probabilities)
 
 
 def _load_probabilities(out: Path, key: tuple) -> np.ndarray:
