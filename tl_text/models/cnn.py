@@ -14,7 +14,7 @@ before the word convolution, and each row's outputs are pooled on their own. A r
 and a document's probabilities do not depend on the batch it is in. In bfloat16, where the
 segment max costs more than the skipped positions save, Kim's CNN convolves the padded rows
 instead and masks with penalty channels (`kim_cnn`'s "padded" formulation: same weights,
-same outputs).
+same outputs), each batch padded only to its longest review (`TrimPadding`).
 """
 
 from __future__ import annotations
