@@ -2,15 +2,21 @@
 
     TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py          # Kim and Denil, 20 % slice
     TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py --models kim saved_models/x/1
+    TL_TEXT_DATA=../shared/data python benchmarks/bench_bf16.py --models kim --order length
 
 Each of `--models` (a saved CNN classifier, or "kim" / "denil": a float32 CNN trained here on
 a stratified `--train-fraction` of the IMDB train reviews, GloVe 6B-50d) is exported twice
 with the same weights, in float32 and in bfloat16 (`CNNClassifier.with_precision`; Kim's
-bfloat16 network is its "padded" formulation). In one process, for each model, it reports:
+bfloat16 network is its "padded" formulation). A Kim CNN is exported twice more, padding
+every batch to `sequence_length` (400) instead of to its longest review (`kim_cnn`'s
+`trim_padding=False`, the layout before). In one process, for each model, it reports:
 
 1. docs/s of each export's serving signature over the test reviews, batches of
-   `--batch-size`, median of `--repeats` passes, the two precisions taking turns;
-2. full-test accuracy of each export and their largest probability difference;
+   `--batch-size` in each `--order` ("file": the reviews as stored; "length": sorted by
+   length, as `predict_proba`, `ExportedModel.predict` and `tl-text predict --file` batch
+   them), median of `--repeats` passes, the exports taking turns;
+2. full-test accuracy of each export and its largest probability difference to the first
+   (float32, padded per batch);
 3. docs/s of the in-graph tokenisation alone, step by step (lower-casing, the
    break/punctuation pass, `standardize`, the whitespace split, the whole vectoriser: lookup
    and padding included);
@@ -100,6 +106,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, help="score only the first N test reviews")
+    parser.add_argument("--order", nargs="+", choices=("file", "length"),
+                        default=["file", "length"], help="batch order(s) to time")
     parser.add_argument("--onednn-verbose", action="store_true")
     args = parser.parse_args()
 
@@ -112,37 +120,73 @@ def main() -> None:
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
+def exports_to_time(classifier, folder: str) -> dict:
+    """{(precision, padding): export folder}: float32 and bfloat16, and for a Kim CNN each
+    padded per batch and to `sequence_length`, all with the classifier's weights."""
+    from tl_text.export import export_model
+    from tl_text.models import kim_cnn, vectorizer_from_vocabulary
+    from tl_text.models.precision import policy
+
+    kim = classifier.architecture == "kim"
+    exports = {}
+    for precision in ("float32", "bfloat16"):
+        exports[precision, "per batch" if kim else "sentence grid"] = (
+            classifier.with_precision(precision).export(f"{folder}/{precision}"))
+    if not kim or classifier.tokens != "words":
+        return exports
+    matrix = np.zeros(classifier.model_.get_layer("embedding").get_weights()[0].shape,
+                      np.float32)
+    for precision in ("float32", "bfloat16"):
+        with policy(precision):
+            model = kim_cnn(vectorizer_from_vocabulary(classifier.vocabulary_,
+                                                       classifier.sequence_length),
+                            matrix, len(classifier.label_names_), trim_padding=False)
+        model.set_weights(classifier.model_.get_weights())
+        exports[precision, "fixed"] = export_model(model, f"{folder}/{precision}-fixed",
+                                                   label_names=classifier.label_names_)
+    return exports
+
+
 def benchmark(model: str, texts: list[str], labels: np.ndarray, args) -> None:
     import tensorflow as tf
 
     from tl_text.classifiers import load_classifier
     from tl_text.export import load_exported
 
-    batches = [tf.constant(texts[i:i + args.batch_size])
-               for i in range(0, len(texts), args.batch_size)]
     classifier = (train(model, args.train_fraction, args.data_dir) if model in ("kim", "denil")
                   else load_classifier(model))
     print(f"\n## {classifier.architecture} CNN ({model}); {len(texts):,} test reviews, "
           f"batches of {args.batch_size}; load average {os.getloadavg()[0]:.2f}")
+    by_length = np.argsort([len(text) for text in texts], kind="stable")
+    orders = {"file": np.arange(len(texts)), "length": by_length}
     with tempfile.TemporaryDirectory() as tmp:
-        exports = {}
-        for precision in ("float32", "bfloat16"):
-            folder = classifier.with_precision(precision).export(f"{tmp}/{precision}")
-            exports[precision] = (folder, load_exported(folder).signature)
-        seconds = {p: [] for p in exports}
-        for _ in range(args.repeats):  # the precisions take turns
-            for precision, (_, signature) in exports.items():
-                seconds[precision] += passes(lambda b: signature(text=b), batches, 1)
-        probabilities = {p: np.concatenate([s(text=b)["probabilities"].numpy() for b in batches])
-                         for p, (_, s) in exports.items()}
-        print("| precision | docs/s (median) | passes (s) | accuracy |\n|---|---|---|---|")
-        for precision, runs in seconds.items():
-            accuracy = (probabilities[precision].argmax(axis=1) == labels).mean()
-            print(f"| {precision} | {len(texts) / statistics.median(runs):,.0f} | "
-                  f"{', '.join(f'{s:.1f}' for s in runs)} | {100 * accuracy:.2f} |")
-        difference = np.abs(probabilities["float32"] - probabilities["bfloat16"]).max()
-        print(f"max |float32 - bfloat16| probability: {difference:.4f}")
+        exports = {key: (folder, load_exported(folder).signature)
+                   for key, folder in exports_to_time(classifier, tmp).items()}
+        for order in args.order:
+            ordered = [texts[i] for i in orders[order]]
+            batches = [tf.constant(ordered[i:i + args.batch_size])
+                       for i in range(0, len(texts), args.batch_size)]
+            seconds = {key: [] for key in exports}
+            for _ in range(args.repeats):  # the exports take turns
+                for key, (_, signature) in exports.items():
+                    seconds[key] += passes(lambda b: signature(text=b), batches, 1)
+            probabilities = {
+                key: np.concatenate([s(text=b)["probabilities"].numpy() for b in batches])
+                for key, (_, s) in exports.items()}
+            first = next(iter(probabilities.values()))
+            print(f"\nbatches in {order} order; load average {os.getloadavg()[0]:.2f}")
+            print("| precision | padding | docs/s (median) | passes (s) | accuracy | "
+                  "max \\|Δp\\| to the first |\n|---|---|---|---|---|---|")
+            for (precision, padding), runs in seconds.items():
+                found = probabilities[precision, padding]
+                accuracy = (found.argmax(axis=1) == labels[orders[order]]).mean()
+                print(f"| {precision} | {padding} | "
+                      f"{len(texts) / statistics.median(runs):,.0f} | "
+                      f"{', '.join(f'{s:.1f}' for s in runs)} | {100 * accuracy:.2f} | "
+                      f"{np.abs(found - first).max():.2g} |")
 
+        batches = [tf.constant(texts[i:i + args.batch_size])
+                   for i in range(0, len(texts), args.batch_size)]
         layer = "vectorizer" if classifier.architecture == "kim" else "sentence_vectorizer"
         vectorizer = classifier.model_.get_layer(layer)
         print("| tokenisation step (cumulative) | docs/s (median) |\n|---|---|")
@@ -153,7 +197,8 @@ def benchmark(model: str, texts: list[str], labels: np.ndarray, args) -> None:
         if args.onednn_verbose:
             print("oneDNN kernels of the bfloat16 export (primitive, implementation, "
                   "propagation, data types):")
-            for kernel in onednn_kernels(str(exports["bfloat16"][0]), args.data_dir):
+            folder = next(f for (p, _), (f, _) in exports.items() if p == "bfloat16")
+            for kernel in onednn_kernels(str(folder), args.data_dir):
                 print(f"  {kernel}")
 
 

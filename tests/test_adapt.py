@@ -38,6 +38,27 @@ def test_word_tokens_equal_the_in_graph_tokens_on_odd_text():
     assert [cnn_words(text) for text in texts] == in_graph_tokens(texts)
 
 
+WIDER = FRAGMENTS + [
+    "''", "'''", "`", "\u2019", "\u2018", "'t", "n'", "'n't", "don't'ven't", "it's's",
+    "n'tn't", "'s'", "can't've", "y'all", "rock'n'roll", "'S", "'Re", "'LL", "'D", "-", "--",
+    "...", "&", "&amp;", "#", "*", "[", "]", "{", "}", "=", "%", "$", "@", "<br>", "<br/>",
+    "<BR />", "<br\t/>", "<br  />", "<br", "<b>", "br>", "/>", "<br /><br />", "0", "42",
+    "3.14", "e.g.", "U.S.", "A", "Z", "abc", "DEF", "q_x", "\u00e9t\u00e9", "\u00c9T\u00c9",
+    "\u0130stanbul", "\u00dfe", "\u65e5\u672c", "\u0645\u0631\u062d\u0628\u0627", "\U0001f600",
+    "\u0301", "e\u0301", "\u200b", "\u2028", "\u3000", "\ufeff", "\x00", "\x7f", "\x1f", "   ",
+    "\r\n"]
+
+
+def test_word_tokens_equal_the_in_graph_tokens_on_a_wide_fuzz():
+    """20,000 random mixes of apostrophes, clitics, punctuation, HTML breaks, digits, unicode
+    and every kind of whitespace: the Python twin splits them as the graph does."""
+    rng = np.random.default_rng(3)
+    texts = ["".join(rng.choice(WIDER, size=rng.integers(0, 60))) for _ in range(20_000)]
+    for start in range(0, len(texts), 5000):
+        chunk = texts[start:start + 5000]
+        assert [cnn_words(text) for text in chunk] == in_graph_tokens(chunk)
+
+
 def test_word_tokens_equal_the_vectorizer_on_imdb_reviews(imdb_small):
     from tl_text.models import make_vectorizer, vocabulary
 

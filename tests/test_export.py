@@ -197,6 +197,15 @@ def test_predict_cli_on_texts_file_and_stdin(base, tmp_path, monkeypatch, capsys
     _predict_cli("--model", str(base / "1"), "--file", str(reviews), "--batch-size", "1")
     assert [line["text"] for line in _json_lines(capsys)] == texts
 
+    mixed = ["Great.", " ".join(texts * 40), texts[1], "Awful, awful film " * 30, "Fine."]
+    reviews.write_text("\n".join(mixed) + "\n", encoding="utf-8")
+    _predict_cli("--model", str(base), "--file", str(reviews), "--batch-size", "2")
+    lines = _json_lines(capsys)  # batched by length, written in the file's order
+    assert [line["text"] for line in lines] == mixed
+    np.testing.assert_allclose([list(line["probabilities"].values()) for line in lines],
+                               [model.predict([text])[0]["probabilities"] for text in mixed],
+                               atol=1e-6)
+
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(texts).encode())))
     _predict_cli("--model", str(base))
     assert [line["label"] for line in _json_lines(capsys)] == [r["label"] for r in expected]

@@ -10,7 +10,8 @@ import tensorflow as tf
 import tf_keras
 from sklearn.metrics import roc_auc_score
 
-from tl_text.models.cnn import Conv1DAsConv2D, MaxOverTimeConv, segment_kmax
+from tl_text.models.cnn import (Conv1DAsConv2D, MaxOverTimeConv, TrimPadding,
+                                segment_kmax)
 from tl_text.models import (KMaxPooling, SentenceVectorizer, denil_cnn, embedding_weights,
                             kim_cnn, make_vectorizer, split_sentences, standardize,
                             vectorizer_from_vocabulary, vocabulary)
@@ -390,3 +391,21 @@ def test_kim_padded_formulation_gives_the_packed_outputs_from_the_same_weights(
                                                    verbose=0), expected, atol=0.02)
     with pytest.raises(ValueError, match="formulation"):
         kim_cnn(vectorizer, matrix, formulation="ragged")
+
+
+@pytest.mark.parametrize("formulation", ["packed", "padded"])
+def test_kim_padded_per_batch_gives_the_outputs_padded_to_the_sequence_length(
+        formulation, trained, vectorizer, matrix, imdb):
+    texts = PROBE + ["Bad.", "so bad", "a b c d"] + imdb["test"].texts[:1000]
+    texts = sorted(texts, key=len)  # batches of short reviews, long ones, and at the cap
+    full = kim_cnn(vectorizer, matrix, formulation=formulation, trim_padding=False)
+    per_batch = kim_cnn(vectorizer, matrix, formulation=formulation)
+    trim = next(layer for layer in per_batch.layers if isinstance(layer, TrimPadding))
+    for model in (full, per_batch):
+        model.set_weights(trained["kim"].get_weights())
+    expected = full.predict(tf.constant(texts), batch_size=128, verbose=0)
+    probs = per_batch.predict(tf.constant(texts), batch_size=128, verbose=0)
+    np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-6)
+    lengths = [trim(vectorizer(tf.constant(texts[i:i + 128]))).shape[1]
+               for i in (0, 128, len(texts) - 128)]
+    assert lengths[0] < lengths[1] < lengths[2] == 400

@@ -5,7 +5,9 @@
     tl-text predict --model saved_models/imdb-minilm-tflite "A gem."   # TFLite exports too
     cat reviews.txt | tl-text predict --model saved_models/imdb-kim
 
-Each line reads {"text": ..., "label": ..., "probabilities": {label: p, ...}}.
+Each line reads {"text": ..., "label": ..., "probabilities": {label: p, ...}}, in the input's
+order. A --file is read `SORTED_BATCHES` batches at a time, and those texts are batched by
+length (a Kim CNN or a transformer pads each batch only to its longest text).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Iterable, Iterator
 
 from tl_text.data.lines import read_lines
 from tl_text.errors import DataError
+
+SORTED_BATCHES = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +41,9 @@ def run_from_args(args: argparse.Namespace) -> None:
 
     model = load_tflite(args.model) if tflite_folder(args.model) else load_exported(args.model)
     labels = model.label_names
-    for batch in _batches(_texts(args), args.batch_size):
-        for text, result in zip(batch, model.predict(batch, args.batch_size)):
+    chunk_size = args.batch_size * (SORTED_BATCHES if args.file else 1)
+    for chunk in _batches(_texts(args), chunk_size):
+        for text, result in zip(chunk, model.predict(chunk, args.batch_size)):
             line = {"text": text, "label": result["label"],
                     "probabilities": dict(zip(labels, result["probabilities"]))}
             print(json.dumps(line, ensure_ascii=False))

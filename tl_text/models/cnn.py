@@ -14,7 +14,7 @@ before the word convolution, and each row's outputs are pooled on their own. A r
 and a document's probabilities do not depend on the batch it is in. In bfloat16, where the
 segment max costs more than the skipped positions save, Kim's CNN convolves the padded rows
 instead and masks with penalty channels (`kim_cnn`'s "padded" formulation: same weights,
-same outputs).
+same outputs), each batch padded only to its longest review (`TrimPadding`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tl_text.models.text import split_sentences, vectorizer_from_vocabulary, voc
 PADDINGS = ("valid", "same")
 FORMULATIONS = ("packed", "padded")
 _PENALTY = -1e30  # a window score no convolution reaches; bfloat16 holds it
+_POOL = 16  # first-stage window of the max over a length known only at run time
 VERSION = 3  # bumped whenever the CNNs change, so that cached source models are retrained
 
 
@@ -163,7 +164,8 @@ class MaxOverTimeConv(Conv1DAsConv2D):
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         outputs = tf.nn.relu(outputs)
-        if inputs.shape[1] is None:
+        if inputs.shape[1] is None:  # oneDNN pools windows of 16, a reduction the rest
+            outputs = tf.nn.max_pool2d(outputs, [1, _POOL], [1, _POOL], "SAME")
             return tf.reduce_max(outputs, axis=[1, 2])
         return tf.nn.max_pool2d(outputs, [1, inputs.shape[1] - width + 1], 1, "VALID")[:, 0, 0]
 
@@ -172,6 +174,26 @@ class MaxOverTimeConv(Conv1DAsConv2D):
 
     def get_config(self):
         return {**super().get_config(), "channel": self.channel, "channels": self.channels}
+
+
+@tf_keras.utils.register_keras_serializable(package="tl_text")
+class TrimPadding(layers.Layer):
+    """Token ids [batch, T], left-aligned, 0 padding -> the first max(longest row,
+    `min_length`) columns (at most T): a batch is padded to its longest row only."""
+
+    def __init__(self, min_length: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.min_length = min_length
+
+    def call(self, ids):
+        lengths = tf.math.count_nonzero(ids, axis=1, dtype=tf.int32)
+        return ids[:, :tf.maximum(tf.reduce_max(lengths), self.min_length)]
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:1].concatenate([None])
+
+    def get_config(self):
+        return {**super().get_config(), "min_length": self.min_length}
 
 
 @tf_keras.utils.register_keras_serializable(package="tl_text")
@@ -332,7 +354,7 @@ def _embedding(embedding_matrix, vocabulary_size: int, trainable: bool) -> layer
 
 def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
             trainable_embeddings: bool = True, filter_sizes=(3, 4, 5), filters: int = 100,
-            dropout: float = 0.5, formulation: str | None = None,
+            dropout: float = 0.5, formulation: str | None = None, trim_padding: bool = True,
             name: str = "kim_cnn") -> tf_keras.Model:
     """Kim (2014): parallel convolutions of several widths, max over time, dropout, softmax.
 
@@ -340,7 +362,10 @@ def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
     back, segment max: no convolution of padding, fastest in float32) and "padded"
     (`WindowPenalties` + `MaxOverTimeConv`: conv2d + ReLU + `max_pool2d` over all
     positions, oneDNN primitives only, fastest in bfloat16). None: "padded" when the
-    Keras dtype policy computes in bfloat16, else "packed".
+    Keras dtype policy computes in bfloat16, else "packed". `trim_padding` cuts each batch's
+    ids to its longest review (`TrimPadding`, at least the widest filter) before the embedding:
+    the same outputs, less padding to embed and convolve (False: all `sequence_length`
+    columns, as before).
     """
     if formulation is None:
         bfloat16 = tf_keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
@@ -349,6 +374,8 @@ def kim_cnn(vectorizer, embedding_matrix, num_classes: int = 2,
         raise ValueError(f"formulation must be one of {FORMULATIONS}, not {formulation!r}")
     texts = layers.Input(shape=(), dtype=tf.string, name="text")
     ids = vectorizer(texts)  # [batch, T]
+    if trim_padding:
+        ids = TrimPadding(max(filter_sizes))(ids)
     embedding = _embedding(embedding_matrix, vectorizer.vocabulary_size(), trainable_embeddings)
     if formulation == "padded":
         x = WindowPenalties(filter_sizes)([embedding(ids), ids])
