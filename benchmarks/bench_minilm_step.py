@@ -6,7 +6,8 @@ and optionally where a step's time goes (TF profiler op types, oneDNN primitives
         --variants float32,bfloat16,bfloat16+jit,bfloat16+freeze --rounds 5
     python benchmarks/bench_minilm_step.py --data-dir ../shared/data --variants bfloat16 \
         --profile /tmp/minilm-profile
-    ONEDNN_VERBOSE=1 python benchmarks/bench_minilm_step.py ... --rounds 1 --onednn-log x.log
+    ONEDNN_VERBOSE=1 python benchmarks/bench_minilm_step.py ... --rounds 1 > x.log
+    python benchmarks/bench_minilm_step.py --onednn-log x.log
 
 A variant is a precision (float32, bfloat16) with options joined by "+": `jit` (XLA
 `jit_compile` of the train step), `freeze` (word-embedding table frozen), `b32` (batch 32
@@ -82,7 +83,8 @@ def op_profile(logdir: Path) -> dict[str, float]:
 
 
 def onednn_summary(log: Path) -> dict[str, float]:
-    """Milliseconds per (primitive, implementation, source type) in a ONEDNN_VERBOSE log."""
+    """Milliseconds per (primitive, implementation, source->destination types) in a
+    ONEDNN_VERBOSE log."""
     totals: collections.Counter = collections.Counter()
     for line in log.read_text(errors="replace").splitlines():
         fields = line.split(",")
@@ -90,9 +92,9 @@ def onednn_summary(log: Path) -> dict[str, float]:
             continue
         at = fields.index("exec")
         kind, impl = fields[at + 2], fields[at + 3]
-        src = re.search(r"src:(\w+)", line) or re.search(r"(?:src|wei)_?\w*:(\w+)", line)
+        types = "->".join(re.findall(r"\b(?:src|dst)\w*:(\w+)", line)) or "?"
         try:
-            totals[f"{kind} {impl} {src.group(1) if src else '?'}"] += float(fields[-1])
+            totals[f"{kind} {impl} {types}"] += float(fields[-1])
         except ValueError:
             continue
     return {k: round(v, 1) for k, v in totals.most_common(20)}
@@ -134,9 +136,12 @@ def main() -> None:
                              "accuracy on a stratified --valid-fraction of the test set")
     parser.add_argument("--valid-fraction", type=float, default=0.016)
     parser.add_argument("--onednn-log", type=Path,
-                        help="a ONEDNN_VERBOSE=1 log of this run (stdout) to summarise")
+                        help="only summarise this ONEDNN_VERBOSE=1 log (stdout of a run)")
     args = parser.parse_args()
 
+    if args.onednn_log:
+        print(json.dumps({"onednn_ms": onednn_summary(args.onednn_log)}, indent=1))
+        return
     imdb = load_imdb(("train", "test"), data_dir=args.data_dir)
     train = imdb["train"].fraction(0.05, seed=0)
     variants = args.variants.split(",")
@@ -182,8 +187,6 @@ def main() -> None:
             results[variant]["op_shares"] = op_profile(args.profile / variant)
     results["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=1), flush=True)
-    if args.onednn_log:
-        print(json.dumps({"onednn_ms": onednn_summary(args.onednn_log)}, indent=1))
 
 
 if __name__ == "__main__":
