@@ -23,8 +23,7 @@ SAME_RESULTS = ("out", "verbose", "restart", "checkpoint_dir", "checkpoint_every
 # units, and keeps the recorded ones
 UNIT_CHOICES = ("arms", "models", "seeds", "fractions")
 # options added later: results written before them had these values
-LATER_OPTIONS = {"strategy": "default", "ngrams": 2, "bert_freeze_embeddings": False,
-                 "bert_attention_dropout": None}
+LATER_OPTIONS = {"strategy": "default", "ngrams": 2, "bert_freeze_embeddings": False}
 WORKERS = ".workers"  # in `out`: the records of a cluster's other workers
 
 
