@@ -148,8 +148,8 @@ def test_a_bad_out_is_refused_before_any_work(command, bad, tmp_path, monkeypatc
 
 
 def test_results_from_before_the_distribution_options_still_resume(tmp_path):
-    """Results written before --strategy and --checkpoint-* existed resume with
-    --strategy default; another strategy is another configuration."""
+    """Results written before --strategy, --checkpoint-* and --bert-attention-dropout existed
+    resume with their defaults; another strategy or dropout is another configuration."""
     from dataclasses import asdict
 
     from tl_text.errors import ConfigError
@@ -157,9 +157,12 @@ def test_results_from_before_the_distribution_options_still_resume(tmp_path):
 
     config = asdict(transfer.TransferConfig(out=str(tmp_path)))
     older = {k: v for k, v in config.items()
-             if k not in ("strategy", "checkpoint_dir", "checkpoint_every")}
+             if k not in ("strategy", "checkpoint_dir", "checkpoint_every",
+                          "bert_attention_dropout")}
     (tmp_path / "results.json").write_text(json.dumps({"config": older, "rows": [],
                                                        "units": []}))
     assert earlier_results(tmp_path, {**config, "checkpoint_every": 100})["units"] == []
     with pytest.raises(ConfigError, match="differing in strategy"):
         earlier_results(tmp_path, {**config, "strategy": "mirrored"})
+    with pytest.raises(ConfigError, match="differing in bert_attention_dropout"):
+        earlier_results(tmp_path, {**config, "bert_attention_dropout": 0.0})

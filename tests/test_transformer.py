@@ -228,3 +228,38 @@ def test_checkpoints_leave_the_transformer_fit_unchanged(tiny_electra, reviews, 
     assert not (tmp_path / "ckpt").exists()
     with pytest.raises(ConfigError, match="ktrain trainer"):
         fit_transformer(clf, reviews[0], trainer="ktrain", checkpoint_dir=tmp_path / "ckpt")
+
+
+def test_attention_dropout_reaches_the_attention_layers_arms_and_command(tiny_electra, reviews,
+                                                                         tmp_path):
+    from tl_text.classifiers import TransformerTextClassifier, load_classifier
+    from tl_text.classifiers.arms import ArmOptions, Sources, build
+    from tl_text.cli import build_parser, config_from_args
+    from tl_text.experiments.train import TrainConfig
+
+    def attention_rates(network):
+        return {layer.dropout.rate for layer in network.model.submodules
+                if type(layer).__name__.endswith("SelfAttention")}
+
+    pretrained = TransformerClassifier.from_pretrained(tiny_electra)
+    assert attention_rates(pretrained) == {0.1}
+    classifier = TransformerTextClassifier(str(tiny_electra), max_length=32, epochs=1,
+                                           batch_size=8, attention_dropout=0.0,
+                                           precision="bfloat16")
+    classifier.fit(reviews[0])
+    network = classifier.network_
+    assert attention_rates(network) == {0.0} and network.model.config.hidden_dropout_prob == 0.1
+    assert "bfloat16, attention dropout 0" in classifier.fit_info_["notes"]
+    classifier.save(tmp_path / "saved")
+    assert load_classifier(tmp_path / "saved").attention_dropout == 0.0
+    with pytest.raises(ConfigError, match=r"attention_dropout must be in \[0, 1\), not 1.5"):
+        TransformerClassifier.from_pretrained(tiny_electra, attention_dropout=1.5)
+
+    args = build_parser().parse_args(["train", "imdb", "--model", "bert", "--precision",
+                                      "bfloat16", "--bert-attention-dropout", "0",
+                                      "--out", str(tmp_path / "out")])
+    options = config_from_args(TrainConfig, args)
+    assert options.bert_attention_dropout == 0.0
+    arm = build("bert", options, 0, Sources(options))
+    assert (arm.attention_dropout, arm.precision) == (0.0, "bfloat16")
+    assert build("bert", ArmOptions(), 0, Sources(ArmOptions())).attention_dropout is None

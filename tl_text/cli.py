@@ -107,8 +107,10 @@ def _option_type(name: str, kind, meta):
         return names
     if kind is float and (meta.get("fraction") or name.endswith("fraction")):
         return fraction
-    if kind in (int, float):
-        return kind
+    if kind is int:
+        return int
+    if kind in (float, float | None):
+        return float
     return str
 
 

@@ -29,11 +29,11 @@ HUGGINGFACE = "huggingface"  # the network in the Hugging Face layout, beside th
 class _TransformerBase(TextClassifier):
     """The network (`network_`) and its in-graph tokenising scorer."""
 
-    def _network(self, start, label_names):
+    def _network(self, start, label_names, attention_dropout=None):
         from tl_text.models.transformer import TransformerClassifier
 
         return TransformerClassifier.from_pretrained(start, label_names, self.max_length,
-                                                     self.truncation)
+                                                     self.truncation, attention_dropout)
 
     def _traced(self):
         """(scorer, description) of the fitted network, built once per fit."""
@@ -62,7 +62,11 @@ class TransformerTextClassifier(_TransformerBase):
     `checkpoint_dir` and `checkpoint_every`: as for `CNNClassifier` (checkpoints: native
     trainer only). `freeze_embeddings` keeps the word-embedding table as pretrained
     (positions, layer norms and every layer still train): e5's 250,037 x 384 table is 96 M of
-    its 118 M parameters, which AdamW would otherwise update densely at every step."""
+    its 118 M parameters, which AdamW would otherwise update densely at every step.
+    `attention_dropout` replaces the pretrained dropout rate on the attention probabilities
+    in training (None keeps it: 0.1 for MiniLM); 0 skips drawing a random number for each of
+    the batch x heads x length^2 attention weights, the largest cost of a bfloat16 MiniLM step
+    after the matrix products (benchmarks/results/minilm-train-speed.md)."""
 
     kind = "transformer"
 
@@ -72,7 +76,8 @@ class TransformerTextClassifier(_TransformerBase):
                  init_from: "TransformerTextClassifier | str | os.PathLike | None" = None,
                  seed: int = 0, verbose: int = 0, precision: str = "float32",
                  strategy: str = "default", checkpoint_dir: str | os.PathLike | None = None,
-                 checkpoint_every: int = 0, freeze_embeddings: bool = False):
+                 checkpoint_every: int = 0, freeze_embeddings: bool = False,
+                 attention_dropout: float | None = None):
         from tl_text.training.distribute import check_strategy
 
         check_strategy(strategy)
@@ -82,6 +87,7 @@ class TransformerTextClassifier(_TransformerBase):
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.trainer, self.init_from, self.seed, self.verbose = trainer, init_from, seed, verbose
         self.precision, self.freeze_embeddings = precision, freeze_embeddings
+        self.attention_dropout = attention_dropout
 
     def get_config(self) -> dict[str, Any]:
         source = self.init_from
@@ -92,7 +98,8 @@ class TransformerTextClassifier(_TransformerBase):
                 "batch_size": self.batch_size, "learning_rate": self.learning_rate,
                 "trainer": self.trainer, "init_from": None if source is None else str(source),
                 "seed": self.seed, "precision": self.precision, "strategy": self.strategy,
-                "freeze_embeddings": self.freeze_embeddings}
+                "freeze_embeddings": self.freeze_embeddings,
+                "attention_dropout": self.attention_dropout}
 
     def _fit(self, train: TextDataset, valid: TextDataset | None) -> dict:
         from tl_text.models.precision import policy
@@ -101,7 +108,8 @@ class TransformerTextClassifier(_TransformerBase):
 
         strategy = get_strategy(self.strategy)
         with policy(self.precision), scope(strategy):
-            self.network_ = self._network(self._start(), train.label_names)
+            self.network_ = self._network(self._start(), train.label_names,
+                                          self.attention_dropout)
             if self.freeze_embeddings:
                 self.network_.freeze_word_embeddings()
         checkpoints = self._checkpoint_folder("transformer", train) \
@@ -112,8 +120,10 @@ class TransformerTextClassifier(_TransformerBase):
                                  checkpoint_dir=checkpoints,
                                  checkpoint_every=self.checkpoint_every)
         frozen = ", word embeddings frozen" if self.freeze_embeddings else ""
+        dropout = "" if self.attention_dropout is None else \
+            f", attention dropout {self.attention_dropout:g}"
         return {"epochs": self.epochs, "seconds_per_epoch": round(result.seconds_per_epoch, 2),
-                "notes": f"{self.trainer} trainer, {self.precision}{frozen}"}
+                "notes": f"{self.trainer} trainer, {self.precision}{frozen}{dropout}"}
 
     def _start(self) -> str:
         """Where fine-tuning starts: the pretrained weights, or a saved classifier's."""

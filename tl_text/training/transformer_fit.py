@@ -63,13 +63,7 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
         batch_size, learning_rate = scaled(strategy, batch_size, learning_rate)
         steps = epochs * math.ceil(len(train) / batch_size)
         with scope(strategy):
-            optimizer = tf_keras.optimizers.AdamW(
-                WarmupLinearDecay(learning_rate, steps, round(warmup * steps)),
-                weight_decay=weight_decay, epsilon=1e-8)
-            optimizer.exclude_from_weight_decay(var_names=["bias", "LayerNorm", "layer_norm"])
-            classifier.model.compile(
-                optimizer=optimizer, metrics=["accuracy"],
-                loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            compile_for_fine_tuning(classifier, learning_rate, steps, warmup, weight_decay)
         callbacks = [] if checkpoint_dir is None else [
             backup(checkpoint_dir, checkpoint_every)]
         history = classifier.model.fit(
@@ -82,6 +76,20 @@ def fit_transformer(classifier: TransformerClassifier, train: TextDataset,
     per_epoch = {k: [float(v) for v in values] for k, values in history.items()
                  if k.replace("val_", "") in ("loss", "accuracy")}
     return FitResult(per_epoch, epochs - 1, (time.perf_counter() - start) / epochs)
+
+
+def compile_for_fine_tuning(classifier: TransformerClassifier, learning_rate: float,
+                            steps: int, warmup: float = 0.1, weight_decay: float = 0.01,
+                            jit_compile: bool = False) -> None:
+    """Compile `classifier.model` for the native trainer: AdamW (no decay on biases and
+    LayerNorm) with linear warm-up over `warmup` of `steps`, then linear decay to 0."""
+    optimizer = tf_keras.optimizers.AdamW(
+        WarmupLinearDecay(learning_rate, steps, round(warmup * steps)),
+        weight_decay=weight_decay, epsilon=1e-8)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "LayerNorm", "layer_norm"])
+    classifier.model.compile(
+        optimizer=optimizer, metrics=["accuracy"], jit_compile=jit_compile,
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
 def token_batches(classifier: TransformerClassifier, dataset: TextDataset, batch_size: int,
