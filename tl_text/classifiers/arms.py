@@ -248,6 +248,7 @@ class Sources:
         self._cnn: CNNClassifier | None = None
         self._transformer: TransformerTextClassifier | None = None
         self._splits: dict[str, TextDataset] | None = None
+        self._unsup_read = False
         self._labelled: TextDataset | None = None  # the source's labelled split, deduplicated
         self._adapted: str | None = None
 
@@ -337,7 +338,7 @@ class Sources:
 
             o = self.options
             base = PACKAGED_GLOVE if o.vectors == ADAPTED else o.vectors
-            source = self._source_splits()
+            source = self._source_splits(unlabelled=True)
             run_texts = self.unlabelled() if self._unlabelled or o.unlabelled else []
             texts = [*self._data(o.source_fraction).texts, *source.get("unsup", _EMPTY).texts,
                      *run_texts]
@@ -350,12 +351,15 @@ class Sources:
             self._adapted = str(path)
         return self._adapted
 
-    def _source_splits(self) -> dict[str, TextDataset]:
-        if self._splits is None:
+    def _source_splits(self, unlabelled: bool = False) -> dict[str, TextDataset]:
+        """The source corpus's splits, with its "unsup" one only if `unlabelled` (read once:
+        the adapted vectors, which need it, are asked for before the source models)."""
+        if self._splits is None or (unlabelled and not self._unsup_read):
             from tl_text.data import load_corpus
 
             self._splits = load_corpus(self.options.source, data_dir=self.options.data_dir,
-                                       unlabelled=True)
+                                       unlabelled=unlabelled)
+            self._unsup_read = unlabelled
         return self._splits
 
     def _data(self, fraction: float) -> TextDataset:
@@ -406,6 +410,6 @@ def _key(classifier: TextClassifier, data: TextDataset) -> str:
     settings = {**classifier.get_config(), "data": fingerprint(data), "cnn_version": VERSION}
     for option, default in (("precision", "float32"), ("strategy", "default"),
                             ("freeze_embeddings", False), ("attention_dropout", None)):
-        if settings.get(option) == default:  # the cache keys from before the option
+        if option in settings and settings[option] == default:  # keys from before the option
             del settings[option]
     return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
