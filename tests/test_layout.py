@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tl_text"
 LAYERS = [  # lowest first; a module may import its own layer or lower ones
-    {"tl_text", "tl_text.errors", "tl_text.atomic", "tl_text.plots"},
+    {"tl_text", "tl_text.errors", "tl_text.atomic", "tl_text.malloc", "tl_text.plots"},
     {"tl_text.data"},
     {"tl_text.embeddings"},
     {"tl_text.models"},

@@ -63,6 +63,15 @@ def test_validation_is_held_out_by_hash_of_the_text(fasttext_slice):
     assert all(is_held_out(text, 0.2) for text, _ in valid)
 
 
+def test_the_stream_is_the_files_documents_in_order(fasttext_slice):
+    from tl_text.training.stream import CHUNK, stream_documents
+
+    part = list(iter_documents([fasttext_slice], "train"))
+    assert len(part) > CHUNK  # the reader hands tf.data several chunks
+    streamed = stream_documents([fasttext_slice]).as_numpy_iterator()
+    assert [(text.decode(), int(label)) for text, label in streamed] == part
+
+
 def test_two_shards_cover_every_document_exactly_once(fasttext_slice):
     import tensorflow as tf
 

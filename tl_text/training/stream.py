@@ -13,6 +13,7 @@ datasets come with auto-sharding off: under `MultiWorkerMirroredStrategy` hand
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from tl_text.models.text import standardize, vocabulary
 from tl_text.training.keras_fit import EarlyStopping, FitResult
 
 VOCABULARY_BATCH = 1024
+CHUNK = 512  # documents the Python reader hands tf.data at once
 
 
 def stream_documents(paths: Sequence[str | Path], part: str = "train", validation: float = 0.1,
@@ -34,10 +36,15 @@ def stream_documents(paths: Sequence[str | Path], part: str = "train", validatio
     paths = [str(p) for p in paths]
 
     def generate():
-        yield from iter_documents(paths, part, validation, num_shards, shard, **options)
+        documents = iter_documents(paths, part, validation, num_shards, shard, **options)
+        while chunk := list(itertools.islice(documents, CHUNK)):
+            texts, labels = zip(*chunk)
+            yield np.array(texts, dtype=object), np.array(labels, dtype=np.int32)
 
-    data = tf.data.Dataset.from_generator(
-        generate, output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int32)))
+    # one Python call a chunk, not a document: from_generator costs ≈ 0.6 ms a call, which
+    # capped the stream at ≈ 1,600 documents/s
+    data = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int32))).unbatch()
     sharding = tf.data.Options()
     sharding.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return data.with_options(sharding)
