@@ -24,7 +24,7 @@ import sys
 import textwrap
 
 WORKER = textwrap.dedent("""
-    import hashlib, itertools, json, statistics, sys, time
+    import hashlib, json, statistics, sys, time
     import numpy as np
     import tl_text
     import tensorflow as tf, tf_keras

@@ -15,7 +15,6 @@ malloc as it is.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
 
@@ -27,5 +26,5 @@ def keep_freed_memory() -> bool:
     """Set `SETTINGS` with mallopt; whether they were applied."""
     if os.environ.get("TL_TEXT_MALLOC") == "system" or platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc = ctypes.CDLL(None)  # the process's own symbols, glibc's among them: no library search
     return all(libc.mallopt(parameter, value) == 1 for parameter, value in SETTINGS.items())
